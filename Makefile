@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+CORES ?= 2
+STAMP := .setup.stamp
+
+.PHONY: setup demo test lint bench clean
+
+# torch first: the pinned CPU wheel; a bare "torch" dependency would pull a CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m pip install -q torch==2.13.0
+	$(PYTHON) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	snakemake --profile profiles/local --cores $(CORES)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q -ra
+
+lint: $(STAMP)
+	ruff check src tests benchmarks workflow/scripts
+	ruff format --check src tests benchmarks workflow/scripts
+	snakefmt --check Snakefile workflow/rules
+	snakemake --lint --cores 1
+
+bench: $(STAMP)
+	$(PYTHON) benchmarks/tokenize.py
+	$(PYTHON) benchmarks/finetune.py
+
+clean:
+	rm -rf results logs benchmarks/results .snakemake

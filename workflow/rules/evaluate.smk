@@ -1,0 +1,1 @@
+# evaluate rules: written with the evaluate stage

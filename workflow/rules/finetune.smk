@@ -1,0 +1,1 @@
+# finetune rules: written with the finetune stage

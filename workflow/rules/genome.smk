@@ -1,0 +1,1 @@
+# genome rules: written with the genome stage

@@ -1,0 +1,1 @@
+# pretrain rules: written with the pretrain stage

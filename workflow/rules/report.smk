@@ -1,0 +1,1 @@
+# report rules: written with the report stage

@@ -1,0 +1,1 @@
+# tasks rules: written with the tasks stage

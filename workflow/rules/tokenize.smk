@@ -1,0 +1,1 @@
+# tokenize rules: written with the tokenize stage

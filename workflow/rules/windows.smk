@@ -1,0 +1,1 @@
+# windows rules: written with the windows stage
