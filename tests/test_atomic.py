@@ -1,0 +1,31 @@
+"""Atomic outputs: a failure never leaves a finished-looking file or directory."""
+
+import pytest
+
+from dnatune.atomic import atomic_path
+
+
+def test_file_appears_only_on_success(tmp_path):
+    target = tmp_path / "out" / "a.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("done")
+        assert not target.exists()
+    assert target.read_text() == "done"
+    assert list(target.parent.iterdir()) == [target]
+
+
+def test_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "a.txt"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_directory_replaces_previous(tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old").write_text("x")
+    with atomic_path(target, directory=True) as tmp:
+        (tmp / "new").write_text("y")
+    assert sorted(p.name for p in target.iterdir()) == ["new"]
