@@ -33,6 +33,11 @@ def atomic_path(target: str | os.PathLike, directory: bool = False) -> Iterator[
     except BaseException:
         _remove(tmp)
         raise
+    # mkstemp/mkdtemp create private (0600/0700) paths; give the result the
+    # permissions an ordinary create would have, for shared cluster filesystems.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod((0o777 if directory else 0o666) & ~umask)
     if directory and target.exists():
         _remove(target)
     os.replace(tmp, target)
