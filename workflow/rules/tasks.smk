@@ -1,1 +1,20 @@
-# tasks rules: written with the tasks stage
+# Tasks stage: each task's source (csv, tsv, parquet, fasta, bed + genome or
+# annotation + genome) to checked, split train/val/test parquet files + meta.json.
+
+
+rule build_task:
+    input:
+        unpack(task_inputs),
+    output:
+        train=TASK_DIR + "/train.parquet",
+        val=TASK_DIR + "/val.parquet",
+        test=TASK_DIR + "/test.parquet",
+        meta=TASK_META,
+    log:
+        "logs/build_task/{task}.log",
+    benchmark:
+        "benchmarks/results/build_task/{task}.tsv"
+    params:
+        spec=task_spec,
+    script:
+        "../scripts/build_task.py"
