@@ -1,0 +1,180 @@
+"""report.html: self-contained, complete, its numbers taken from the stage outputs.
+
+The HTML structure is checked here (CI); tests/test_report_render.py renders the
+same report in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+from html.parser import HTMLParser
+from importlib import metadata
+
+import pandas as pd
+import pytest
+from PIL import Image, ImageStat
+from report_fixtures import TASKS, WEIGHT_SHAPES, make_grid
+
+from dnatune.report import build_report, write_report
+from dnatune.summary import write_summary
+
+VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr", "col"}
+
+
+class Structure(HTMLParser):
+    """Tags, image sources, links and nesting errors of an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.tags = [], [], []
+        self.images, self.urls, self.ids = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
+        for key in ("src", "href"):
+            if key in attrs:
+                self.urls.append(attrs[key])
+        if tag == "img":
+            self.images.append(attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+        else:
+            self.stack.pop()
+
+
+def parse(page: str) -> Structure:
+    parser = Structure()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    grid = make_grid(tmp_path_factory.mktemp("report"), n_test=80)
+    summary = grid.results / "report" / "summary.tsv"
+    write_summary(grid.metrics, summary, grid.histories)
+    page, transfer, figures = build_report(
+        grid.report_inputs(summary), grid.config, title="fixture <report>", n_boot=200
+    )
+    return grid, pd.read_csv(summary, sep="\t"), page, transfer, figures
+
+
+def test_html_is_well_formed_and_self_contained(built):
+    _, _, page, _, _ = built
+    structure = parse(page)
+    assert structure.errors == [] and structure.stack == []
+    assert "script" not in structure.tags and "link" not in structure.tags
+    external = [u for u in structure.urls if not u.startswith(("#", "data:image/png;base64,"))]
+    assert external == []
+    assert "@import" not in page and "url(" not in page  # no fonts or images pulled by CSS
+    assert "<title>fixture &lt;report&gt;</title>" in page  # names are escaped
+
+
+def test_every_figure_is_an_embedded_non_blank_png(built):
+    grid, _, page, _, figures = built
+    structure = parse(page)
+    per_task = {"binary": 4, "multiclass": 3}  # efficiency, convergence, confusion (+ ROC/PR)
+    expected = 1 + sum(per_task[spec["type"]] for spec in grid.tasks.values())
+    assert len(structure.images) == len(figures) == expected
+    for image in structure.images:
+        assert image["alt"]
+        png = base64.b64decode(image["src"].split(",", 1)[1])
+        picture = Image.open(io.BytesIO(png)).convert("L")
+        assert picture.size[0] > 300 and picture.size[1] > 200
+        assert ImageStat.Stat(picture).stddev[0] > 10, f"blank figure: {image['alt']}"
+
+
+def test_each_task_has_its_section_verdicts_and_figures(built):
+    grid, _, page, transfer, figures = built
+    ids = parse(page).ids
+    for task, spec in grid.tasks.items():
+        assert f"task-{task}" in ids
+        assert f"{task}_data_efficiency" in figures
+        assert f"{task}_tiny_convergence" in figures
+        assert f"{task}_tiny_confusion" in figures
+        assert (f"{task}_tiny_roc_pr" in figures) == (spec["type"] == "binary")
+    assert len(transfer) == len(grid.tasks) * len(grid.fractions)
+    for verdict in transfer["verdict"]:
+        assert html.escape(verdict) in page
+
+
+def test_metric_table_shows_mean_and_sd_across_seeds(built):
+    grid, summary, page, _, _ = built
+    for task, spec in grid.tasks.items():
+        rows = summary[(summary["task"] == task) & (summary["metric"] == spec["headline"])]
+        for (_, _), group in rows.groupby(["variant", "label_fraction"]):
+            values = group["value"]
+            assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in page
+
+
+def test_overview_reports_genome_corpus_models_and_provenance(built):
+    grid, _, page, _, _ = built
+    manifest = json.loads(grid.manifests[0].read_text())
+    assert f"<td>{manifest['gc_fraction'] * 100:.1f}</td>" in page
+    assert "<td>simulate: length 300000, chromosomes 3, seed 7</td>" in page
+    assert f"<td>{manifest['n_count'] / manifest['length'] * 100:.2f}</td>" in page
+    stats = json.loads(grid.corpus_stats[0].read_text())
+    assert f"<td>{stats['train']['tokens']:,}</td>" in page
+    n_params = sum(a * b for a, b in WEIGHT_SHAPES.values())
+    assert f"<td>{n_params:,}</td>" in page
+    assert "overlapping 3-mers" in page
+    canonical = json.dumps(grid.config, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(canonical.encode()).hexdigest() in page
+    assert f"<td>{metadata.version('torch')}</td>" in page
+    jobs = len(list(grid.cells()))
+    assert f"<tr><td>finetune</td><td>{jobs}</td>" in page
+    assert "pre-training loss curves" in [i["alt"] for i in parse(page).images]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """One binary task, one label fraction, two seeds: quick to plot."""
+    tasks = {"promoter": TASKS["promoter"]}
+    grid = make_grid(tmp_path_factory.mktemp("small"), tasks, fractions=(1.0,), seeds=(0, 1))
+    write_summary(grid.metrics, grid.results / "report" / "summary.tsv", grid.histories)
+    return grid
+
+
+def test_write_report_writes_html_transfer_table_and_figures(small, tmp_path):
+    grid = small
+    out = tmp_path / "report"
+    transfer = write_report(
+        grid.report_inputs(grid.results / "report" / "summary.tsv"),
+        out / "report.html",
+        grid.config,
+        transfer_tsv=out / "transfer.tsv",
+        figures_dir=out / "figures",
+        n_boot=100,
+    )
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    back = pd.read_csv(out / "transfer.tsv", sep="\t")
+    assert list(back["verdict"]) == list(transfer["verdict"])
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    assert "pretraining_loss" in pngs and len(pngs) == len(
+        parse((out / "report.html").read_text()).images
+    )
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+def test_report_without_pretraining_state_or_benchmarks_still_builds(small, tmp_path):
+    grid = small
+    inputs = grid.report_inputs(grid.results / "report" / "summary.tsv")
+    inputs.pretrain_dirs = [str(tmp_path)]  # a stage dir without trainer_state.json
+    inputs.benchmark_dir = str(tmp_path / "none")
+    inputs.corpus_stats, inputs.windows = [], []
+    page, _, figures = build_report(inputs, grid.config, n_boot=50)
+    assert "pretraining_loss" not in figures
+    assert "No model was pre-trained in this run." in page
+    assert "No benchmark files yet" in page
