@@ -3,7 +3,7 @@ PYTHON ?= python3
 CORES ?= 2
 STAMP := .setup.stamp
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup test-services demo test lint bench clean
 
 # torch first: the pinned CPU wheel; a bare "torch" dependency would pull a CUDA build.
 $(STAMP): pyproject.toml
@@ -16,8 +16,15 @@ setup: $(STAMP)
 demo: $(STAMP)
 	snakemake --profile profiles/local --cores $(CORES)
 
-test: $(STAMP)
-	$(PYTHON) -m pytest -q -ra
+# What the tests need beyond Python: headless Chromium for the report render
+# check, and a real single-node Slurm cluster (started here, stopped after).
+test-services:
+	command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	bash .ci/slurm.sh start
+
+test: $(STAMP) test-services
+	$(PYTHON) -m pytest -q -ra; status=$$?; bash .ci/slurm.sh stop; exit $$status
 
 lint: $(STAMP)
 	ruff check src tests benchmarks workflow/scripts

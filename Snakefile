@@ -4,8 +4,11 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# The embedded default, unless the user gives config files of their own: those
+# replace it rather than being merged into the demo's genomes, models and tasks.
+if not workflow.overwrite_configfiles:
 
-configfile: "config/config.yaml"
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -20,6 +23,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True
