@@ -74,7 +74,6 @@ def dry_run(example: Path, workdir: Path) -> subprocess.CompletedProcess:
             str(workdir),
             "--configfile",
             str(example),
-            "--replace-workflow-config",  # the example alone, not merged into config.yaml
         ],
         capture_output=True,
         text=True,

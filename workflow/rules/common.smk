@@ -1,5 +1,16 @@
 # Config validation, paths and input functions shared by the rule files.
 # Rules stay declarative: anything computed lives here or in the dnatune package.
+import os
+import sys
+
+# The dnatune library of this checkout is importable here and in every job,
+# including per-rule conda envs (--sdm conda) and Slurm jobs (--export=ALL).
+DNATUNE_SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, DNATUNE_SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (DNATUNE_SRC, os.environ.get("PYTHONPATH")) if p
+)
+
 from dnatune.config import (
     fraction_label,
     grid,
@@ -62,18 +73,398 @@ def all_targets():
 
 
 # ---------------------------------------------------------------- genome stage
+from dnatune.genome import genome_has_annotation, source_kind
+
+GENOME_FAI = "results/genomes/{genome}/genome.fa.gz.fai"
+GENOME_GZI = "results/genomes/{genome}/genome.fa.gz.gzi"
+GENOME_DOWNLOAD = "results/genomes/{genome}/download/genome.download"
+GENOME_DOWNLOAD_META = "results/genomes/{genome}/download/genome.download.json"
+ANNOTATION_DOWNLOAD = "results/genomes/{genome}/download/annotation.download"
+ANNOTATION_DOWNLOAD_META = "results/genomes/{genome}/download/annotation.download.json"
+SIMULATED_FASTA = "results/genomes/{genome}/simulated/genome.fa"
+SIMULATED_GFF = "results/genomes/{genome}/simulated/annotation.gff3"
+DOWNLOAD_RETRIES = 5
+DOWNLOAD_BACKOFF = 2.0  # seconds before the 2nd try, doubled for each later one
+DOWNLOAD_TIMEOUT = 60.0  # seconds without data before a try counts as failed
+FASTA_LINE_WIDTH = 60
+ANNOTATED_GENOMES = [g for g in GENOMES if genome_has_annotation(config["genomes"][g])]
+
+
+def _genome(wildcards):
+    return config["genomes"][wildcards.genome]
+
+
+def genome_source_spec(wildcards):
+    """The genome's source config without its annotation (so an annotation edit does not rerun it)."""
+    return {k: v for k, v in _genome(wildcards).items() if k != "annotation"}
+
+
+def genome_download_spec(wildcards):
+    spec = genome_source_spec(wildcards)
+    if source_kind(spec) not in ("url", "ncbi"):
+        raise ValueError(
+            f"genomes.{wildcards.genome} is not downloaded (no url or ncbi)"
+        )
+    return spec
+
+
+def genome_fasta_input(wildcards):
+    """Named inputs of genome_fasta: the source file, plus the download record if fetched."""
+    cfg = _genome(wildcards)
+    kind = source_kind(cfg)
+    if kind == "path":
+        return {"source": cfg["path"]}
+    if kind == "simulate":
+        return {"source": SIMULATED_FASTA.format(genome=wildcards.genome)}
+    return {
+        "source": GENOME_DOWNLOAD.format(genome=wildcards.genome),
+        "meta": GENOME_DOWNLOAD_META.format(genome=wildcards.genome),
+    }
+
+
+def simulate_spec(wildcards):
+    """length, chromosomes and seed of a simulate genome (schema defaults filled in)."""
+    return dict(_genome(wildcards)["simulate"])
+
+
+def _annotation_cfg(wildcards):
+    cfg = _genome(wildcards)
+    if not genome_has_annotation(cfg):
+        raise ValueError(
+            f"genomes.{wildcards.genome} has no annotation: add genomes.{wildcards.genome}"
+            f".annotation (path or url of a GFF3, GTF or BED file), or use a genome that has one"
+        )
+    return cfg
+
+
+def annotation_download_spec(wildcards):
+    cfg = _annotation_cfg(wildcards)
+    if "annotation" in cfg:
+        return cfg["annotation"]
+    return {"ncbi": cfg["ncbi"]}
+
+
+def annotation_input(wildcards):
+    cfg = _annotation_cfg(wildcards)
+    if "path" in cfg.get("annotation", {}):
+        return cfg["annotation"]["path"]
+    if "annotation" not in cfg and "simulate" in cfg:
+        return SIMULATED_GFF.format(genome=wildcards.genome)
+    return ANNOTATION_DOWNLOAD.format(genome=wildcards.genome)
+
+
+def annotation_format(wildcards):
+    """gff3, gtf, bed or auto; simulated and NCBI annotations are GFF3."""
+    cfg = _annotation_cfg(wildcards)
+    return cfg["annotation"].get("format", "auto") if "annotation" in cfg else "gff3"
+
+
+def annotation_display(wildcards):
+    """How error messages name the annotation (its URL or path; its suffix helps `auto`)."""
+    cfg = _annotation_cfg(wildcards)
+    if "annotation" in cfg:
+        return cfg["annotation"].get("url") or cfg["annotation"]["path"]
+    if "ncbi" in cfg:
+        return f"NCBI {cfg['ncbi']['accession']} genomic.gff.gz"
+    return SIMULATED_GFF.format(genome=wildcards.genome)
 
 
 # ---------------------------------------------------------------- windows and corpus stage
+TOKENIZER_THREADS = 4  # bpe training (the tokenizers library); built-in kinds use one
+CORPUS_SHARD_WINDOWS = 250_000  # rows per corpus shard
+# Arrow IPC streams, memory-mapped by load_corpus (or "parquet": smaller, slower to write)
+CORPUS_SHARD_FORMAT = "arrow"
+# the keys of models.<name>.scratch.tokenizer each kind uses (others would only cause reruns)
+TOKENIZER_KEYS = {
+    "char": ("kind",),
+    "kmer": ("kind", "k", "overlap"),
+    "bpe": ("kind", "vocab_size", "train_windows"),
+    "hf": ("kind", "name"),
+}
+
+
+def windows_inputs(wildcards):
+    """The genome with its index, and the include/exclude BED files when configured."""
+    files = {
+        "genome": GENOME_FA.format(genome=wildcards.genome),
+        "fai": GENOME_FAI.format(genome=wildcards.genome),
+        "gzi": GENOME_GZI.format(genome=wildcards.genome),
+    }
+    for key in ("include_bed", "exclude_bed"):
+        if config["windows"].get(key):
+            files[key] = config["windows"][key]
+    return files
+
+
+def _tokenizer_model(wildcards):
+    """The first model whose tokenizer id is {tokenizer}, with its config."""
+    for model, cfg in config["models"].items():
+        if tokenizer_id(model, cfg) == wildcards.tokenizer:
+            return model, cfg
+    raise ValueError(
+        f"results/tokenizers/{wildcards.tokenizer} belongs to no model in the config; "
+        f"tokenizers in use: {sorted({tokenizer_id(m, c) for m, c in config['models'].items()})}"
+    )
+
+
+def tokenizer_spec(wildcards):
+    """What build_tokenizer builds: the keys of the model's tokenizer spec its kind uses,
+    or for an hf model the remote-code flag and DNABERT k of the model it is copied from.
+    """
+    model, cfg = _tokenizer_model(wildcards)
+    if not is_scratch_spec(cfg):
+        return {
+            "kind": "hf",
+            "name": cfg["hf"],
+            "trust_remote_code": bool(cfg.get("trust_remote_code", False)),
+            "kmer": cfg.get("kmer"),
+        }
+    spec = cfg["scratch"]["tokenizer"]
+    return {key: spec[key] for key in TOKENIZER_KEYS[spec["kind"]] if key in spec}
+
+
+def tokenizer_inputs(wildcards):
+    """bpe: genome and windows of every pre-training genome; hf model: its fetched base dir."""
+    model, cfg = _tokenizer_model(wildcards)
+    if not is_scratch_spec(cfg):
+        return {"model": MODEL_BASE.format(model=model)}
+    if cfg["scratch"]["tokenizer"]["kind"] != "bpe":
+        return {}
+    return {
+        "genomes": [GENOME_FA.format(genome=g) for g in PRETRAIN_GENOMES],
+        "fais": [GENOME_FAI.format(genome=g) for g in PRETRAIN_GENOMES],
+        "gzis": [GENOME_GZI.format(genome=g) for g in PRETRAIN_GENOMES],
+        "windows": [WINDOWS.format(genome=g) for g in PRETRAIN_GENOMES],
+    }
 
 
 # ---------------------------------------------------------------- models and pretraining stage
+# Checkpoints live outside the rule's output (snakemake deletes outputs before a
+# job runs), so a killed or requeued pre-training resumes from the last one.
+CHECKPOINT_DIR = "results/checkpoints/{model}/{stage}"
+PRETRAIN_THREADS = 8  # capped by --cores locally; cpus per task on a cluster
+HF_MODELS = [m for m in MODELS if not is_scratch_spec(config["models"][m])]
+SCRATCH_MODELS = [m for m in MODELS if is_scratch_spec(config["models"][m])]
+
+
+def names_pattern(names):
+    """A wildcard constraint matching exactly these names (or nothing when there are none)."""
+    import re
+
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+def _model(wildcards):
+    return config["models"][wildcards.model]
+
+
+def hf_model_spec(wildcards):
+    """What fetch_model depends on: hub id or directory, revision, remote code, k-mer, length."""
+    cfg = _model(wildcards)
+    keys = ("hf", "revision", "trust_remote_code", "kmer", "max_length")
+    return {key: cfg.get(key) for key in keys}
+
+
+def scratch_model_spec(wildcards):
+    """The architecture spec (models.<name>.scratch) that init_model builds."""
+    return dict(_model(wildcards)["scratch"])
+
+
+def model_tokenizer_dir(wildcards):
+    tokenizer = tokenizer_id(wildcards.model, _model(wildcards))
+    return TOKENIZER_DIR.format(tokenizer=tokenizer)
+
+
+def pretrain_corpus_dirs(wildcards):
+    """Corpus of every pre-training genome, tokenized with the model's tokenizer."""
+    cfg = _model(wildcards)
+    if wildcards.stage != pretrain_stage(cfg):
+        raise ValueError(
+            f"results/models/{wildcards.model}/{wildcards.stage} is not made: model "
+            f"'{wildcards.model}' is pre-trained into results/models/{wildcards.model}/"
+            f"{pretrain_stage(cfg)} ('pretrained' for scratch specs, 'continued' for hf models)"
+        )
+    tokenizer = tokenizer_id(wildcards.model, cfg)
+    return [CORPUS_DIR.format(genome=g, tokenizer=tokenizer) for g in PRETRAIN_GENOMES]
+
+
+def pretrain_settings(wildcards):
+    """Hyper-parameters of the pretrain rule: config `pretrain` and the model's remote-code flag."""
+    settings = {k: v for k, v in config["pretrain"].items() if k != "genomes"}
+    remote_code = _model(wildcards).get("trust_remote_code", False)
+    settings["trust_remote_code"] = bool(remote_code)
+    return settings
+
+
+def model_gpus(wildcards):
+    """GPUs of a training job: models.<name>.resources.gpu, else 0 (profiles may set more)."""
+    return int(_model(wildcards).get("resources", {}).get("gpu", 0))
 
 
 # ---------------------------------------------------------------- tasks stage
+from dnatune.tasks import check_task_specs, task_source_files
+
+check_task_specs(config)
+TASK_SPLIT = TASK_DIR + "/{split}.parquet"  # split: train, val, test
+TASK_META = TASK_DIR + "/meta.json"
+
+
+def task_spec(wildcards):
+    """The task's whole config block: editing it reruns this task (and what follows) only."""
+    return config["tasks"][wildcards.task]
+
+
+def task_inputs(wildcards):
+    """The user's files of a task, plus the genome (and annotation) it is derived from."""
+    source = config["tasks"][wildcards.task]["source"]
+    files = task_source_files(source)
+    for kind in ("bed", "annotation"):
+        if kind in source:
+            files["genome"] = GENOME_FA.format(genome=source[kind]["genome"])
+            files["genome_fai"] = files["genome"] + ".fai"
+    if "annotation" in source:
+        files["annotation"] = ANNOTATION.format(genome=source["annotation"]["genome"])
+    return files
 
 
 # ---------------------------------------------------------------- finetune and evaluation stage
+# One job per grid cell. Grid keys (seeds, label_fractions, variants) decide which
+# cells exist, so they stay out of a cell's params: adding a seed runs only new cells.
+FINETUNE_THREADS = 1  # tiny models train fastest one thread per job; --set-threads finetune=N
+GRID_KEYS = ("seeds", "label_fractions", "variants")
+from dnatune.metrics import headline_metric
+
+for _task, _spec in config["tasks"].items():  # a wrong metric name fails before any job
+    headline_metric(_spec["type"], _spec.get("metric"), where=f"tasks.{_task}.metric")
+
+
+def finetune_model_dir(wildcards):
+    """Variant -> model dir: scratch = base (re-initialised), pretrained = the given or
+    the workflow-pretrained model, continued = the continued pre-training (hf models)."""
+    cfg = config["models"][wildcards.model]
+    if wildcards.variant == "scratch":
+        return MODEL_BASE.format(model=wildcards.model)
+    if wildcards.variant == "pretrained":
+        if is_scratch_spec(cfg):
+            return MODEL_STAGE.format(model=wildcards.model, stage="pretrained")
+        return MODEL_BASE.format(model=wildcards.model)
+    if is_scratch_spec(cfg):
+        raise ValueError(
+            f"variant 'continued' does not apply to model '{wildcards.model}': an architecture "
+            "spec has no off-the-shelf weights to continue from; its 'pretrained' variant is "
+            "the workflow's own pre-training"
+        )
+    return MODEL_STAGE.format(model=wildcards.model, stage="continued")
+
+
+def finetune_settings(wildcards):
+    """Every hyper-parameter of one cell: the task's finetune settings, the model's
+    remote-code flag and LoRA targets, the variant, label fraction and seed."""
+    settings = {
+        k: v
+        for k, v in task_finetune(config, wildcards.task).items()
+        if k not in GRID_KEYS
+    }
+    cfg = config["models"][wildcards.model]
+    settings.update(
+        reinitialise=wildcards.variant == "scratch",
+        metric=config["tasks"][wildcards.task].get("metric"),
+        trust_remote_code=bool(cfg.get("trust_remote_code", False)),
+        lora_target_modules=cfg.get("lora_target_modules"),
+        label_fraction=float(wildcards.fraction),
+        seed=int(wildcards.seed),
+    )
+    return dict(sorted(settings.items()))
+
+
+def task_metric(wildcards):
+    """The task's headline metric (tasks.<task>.metric; null = the default of its type)."""
+    return config["tasks"][wildcards.task].get("metric")
+
 
 
 # ---------------------------------------------------------------- report stage
+# The report reads every cell of the grid plus the overview files of what the
+# grid actually used, so adding a task runs that task's cells and the report only.
+REPORT_SUMMARY = REPORT_DIR + "/summary.tsv"
+REPORT_HTML = REPORT_DIR + "/report.html"
+REPORT_TRANSFER = REPORT_DIR + "/transfer.tsv"
+REPORT_FIGURES = REPORT_DIR + "/figures"
+BENCHMARK_DIR = "benchmarks/results"
+
+
+def _grid_paths(pattern):
+    return [
+        pattern.format(
+            task=c.task,
+            model=c.model,
+            variant=c.variant,
+            fraction=c.fraction,
+            seed=c.seed,
+        )
+        for c in grid(config)
+    ]
+
+
+def report_metrics(wildcards):
+    return _grid_paths(EVAL_METRICS)
+
+
+def report_histories(wildcards):
+    return _grid_paths(FINETUNE_DIR + "/history.json")
+
+
+def report_predictions(wildcards):
+    return _grid_paths(FINETUNE_DIR + "/predictions.parquet")
+
+
+def _report_models():
+    return sorted({c.model for c in grid(config)})
+
+
+def _report_pretrained_models():
+    """Models whose own pre-training a variant uses ('pretrained' spec, 'continued' hf)."""
+    return sorted(
+        {
+            c.model
+            for c in grid(config)
+            if c.variant == pretrain_stage(config["models"][c.model])
+        }
+    )
+
+
+def report_model_dirs(wildcards):
+    return [MODEL_BASE.format(model=m) for m in _report_models()]
+
+
+def report_pretrain_dirs(wildcards):
+    return [
+        MODEL_STAGE.format(model=m, stage=pretrain_stage(config["models"][m]))
+        for m in _report_pretrained_models()
+    ]
+
+
+def report_corpus_dirs(wildcards):
+    return [
+        CORPUS_DIR.format(genome=g, tokenizer=tokenizer_id(m, config["models"][m]))
+        for m in _report_pretrained_models()
+        for g in PRETRAIN_GENOMES
+    ]
+
+
+def report_windows(wildcards):
+    genomes = PRETRAIN_GENOMES if _report_pretrained_models() else []
+    return [WINDOWS.format(genome=g) for g in genomes]
+
+
+def report_manifests(wildcards):
+    """Genomes the grid used: pre-training corpora and genome-derived tasks."""
+    used = set(PRETRAIN_GENOMES) if _report_pretrained_models() else set()
+    for task in sorted({c.task for c in grid(config)}):
+        source = config["tasks"][task]["source"]
+        used.update(source[k]["genome"] for k in ("bed", "annotation") if k in source)
+    return [GENOME_MANIFEST.format(genome=g) for g in GENOMES if g in used]
+
+
+def report_task_meta(wildcards):
+    return [TASK_META.format(task=t) for t in TASKS]

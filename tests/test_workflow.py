@@ -1,0 +1,90 @@
+"""The real workflow, run by snakemake on the tiny config: outputs of every stage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pysam
+import pytest
+from conftest import ROOT, run_snakemake, tiny_config, write_config
+from transformers import AutoTokenizer
+
+from dnatune.config import grid
+from dnatune.corpus import load_corpus
+
+pytestmark = pytest.mark.workflow
+
+
+def test_genome_is_bgzip_indexed_with_manifest(tiny_run):
+    genome = tiny_run / "results/genomes/demo"
+    fasta = pysam.FastaFile(str(genome / "genome.fa.gz"))
+    assert (genome / "genome.fa.gz.fai").exists() and (genome / "genome.fa.gz.gzi").exists()
+    manifest = json.loads((genome / "manifest.json").read_text())
+    assert manifest["length"] == 300_000 == sum(fasta.lengths)
+    assert [c["name"] for c in manifest["contigs"]] == list(fasta.references)
+    assert 0.3 < manifest["gc_fraction"] < 0.7
+    assert 0 < manifest["softmasked_fraction"] < 0.5
+    assert len(manifest["sha256"]) == 64
+
+
+def test_windows_cover_the_genome_and_split_it(tiny_run):
+    windows = pd.read_parquet(tiny_run / "results/windows/demo/windows.parquet")
+    assert list(windows.columns[:5]) == ["chrom", "start", "end", "strand", "split"]
+    assert ((windows.end - windows.start) == 128).all()
+    assert set(windows.split) == {"train", "val", "test"}
+    # 300 kb / 128 bp stride, less the N-rich and mostly soft-masked windows
+    assert 1500 < len(windows) <= 300_000 // 128
+
+
+def test_corpus_matches_its_tokenizer_and_windows(tiny_run):
+    corpus = tiny_run / "results/corpus/demo/kmer3-overlap"
+    stats = json.loads((corpus / "stats.json").read_text())
+    windows = pd.read_parquet(tiny_run / "results/windows/demo/windows.parquet")
+    train = load_corpus([str(corpus)], "train")
+    assert len(train) == stats["train"]["windows"] == (windows.split == "train").sum()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_run / "results/tokenizers/kmer3-overlap")
+    first = list(train[0]["input_ids"])
+    assert first[0] == tokenizer.cls_token_id and first[-1] == tokenizer.sep_token_id
+    assert len(first) == 128 - 3 + 1 + 2  # overlapping 3-mers plus [CLS] and [SEP]
+
+
+def test_every_grid_cell_is_evaluated_and_reported(tiny_run):
+    cells = grid(tiny_config())
+    for cell in cells:
+        metrics = json.loads((tiny_run / f"results/eval/{cell.path}/metrics.json").read_text())
+        assert metrics["variant"] == cell.variant and metrics["n_test"] > 0
+    summary = pd.read_csv(tiny_run / "results/report/summary.tsv", sep="\t")
+    assert set(summary.variant) == {"scratch", "pretrained"}
+    assert (tiny_run / "results/report/report.html").stat().st_size > 10_000
+    assert pq.read_table(tiny_run / "results/tasks/promoter/test.parquet").num_rows > 0
+
+
+def test_a_finished_run_has_nothing_left_to_do(tiny_run):
+    proc = run_snakemake(tiny_run, "-n", "--cores", "1")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_a_user_config_file_replaces_the_embedded_default(tmp_path):
+    """`--configfile mine.yaml` must not merge the demo's genomes and tasks into the grid."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")  # the default, as in a checkout
+    config = tiny_config()
+    config["genomes"] = {"mine": config["genomes"]["demo"]}
+    config["tasks"]["promoter"]["source"]["annotation"]["genome"] = "mine"
+    write_config(tmp_path, config)
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1")
+    planned = proc.stdout + proc.stderr
+    assert "results/genomes/mine/" in planned
+    assert "genomes/demo" not in planned and "task=coding" not in planned
+
+
+def test_misspelt_key_fails_before_any_job(tmp_path):
+    config = tiny_config()
+    config["windows"]["strid"] = 64
+    write_config(tmp_path, config)
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "unknown key 'windows.strid': did you mean 'stride'?" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
