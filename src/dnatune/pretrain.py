@@ -1,0 +1,442 @@
+"""Pre-training, or continued pre-training, of a DNA language model on token corpora.
+
+Laid out like Hugging Face's run_mlm.py: one dataclass of arguments and a linear
+`main`. The objective is masked (encoders) or causal (decoders) language
+modelling with the transformers Trainer. Checkpoints are written every
+`save_steps` into `checkpoint_dir`, outside the final output, so that a killed
+or requeued job resumes from the last one; the final model directory is
+written atomically with its tokenizer and trainer_state.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    DataCollatorForLanguageModeling,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from dnatune.atomic import atomic_path
+from dnatune.models import max_model_tokens, model_family
+
+logger = logging.getLogger(__name__)
+
+FINGERPRINT = "dnatune_pretrain_args.json"
+SUMMARY = "pretrain_summary.json"
+
+
+@dataclass
+class PretrainArguments:
+    """Everything one pre-training run depends on (config key `pretrain`, plus paths)."""
+
+    model_dir: str  # MODEL_BASE: the HF model dir with its tokenizer
+    corpus_dirs: list[str]  # CORPUS_DIR of each pre-training genome, the model's tokenizer
+    output_dir: str  # MODEL_STAGE, written atomically at the end
+    checkpoint_dir: str  # results/checkpoints/{model}/{stage}: survives a killed job
+    objective: str = "auto"  # auto: mlm for encoders, clm for decoders
+    max_steps: int = 2000
+    batch_size: int = 32  # global batch, split over the processes of a multi-GPU run
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    mlm_probability: float = 0.15
+    save_steps: int = 500
+    logging_steps: int = 50
+    precision: str = "auto"  # auto: bf16 on a CUDA GPU that supports it, fp32 otherwise
+    seed: int = 0
+    trust_remote_code: bool = False
+    threads: int = 0  # CPU threads (torch.set_num_threads); 0 leaves torch's default
+    eval_windows: int = 1000  # val windows scored at each checkpoint
+    keep_checkpoints: bool = False  # delete checkpoint_dir once the output is complete
+    genomes: list[str] = field(default_factory=list)  # recorded only
+
+
+def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
+    """Pre-train `args.model_dir` on the corpora; return a summary (also saved as pretrain_summary.json)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.threads:
+        torch.set_num_threads(max(1, args.threads // world_size))
+    set_seed(args.seed)
+
+    # 1. model and tokenizer
+    from dnatune.tokenizers import DnaTokenizer
+
+    tokenizer = DnaTokenizer.from_pretrained(
+        args.model_dir, trust_remote_code=args.trust_remote_code
+    )
+    config = AutoConfig.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
+    objective = resolve_objective(args.objective, config)
+    auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
+    model = auto.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
+    max_length = max_model_tokens(config, tokenizer.max_length)
+    if corpus_windows(args.corpus_dirs, "train") == 0:
+        raise ValueError(
+            f"no training windows in {args.corpus_dirs}: the train split of the pre-training "
+            "corpus is empty; lower windows.split.val/test or add genomes to pretrain.genomes"
+        )
+    has_val = corpus_windows(args.corpus_dirs, "val") > 0
+
+    # 2. training arguments: precision, batch split, checkpointing
+    training_args = TrainingArguments(
+        output_dir=args.checkpoint_dir,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
+        per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
+        lr_scheduler_type="linear",
+        logging_steps=args.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=args.save_steps,
+        save_total_limit=2,
+        eval_strategy="steps" if has_val else "no",
+        eval_steps=args.save_steps,
+        prediction_loss_only=True,
+        seed=args.seed,
+        report_to="none",
+        disable_tqdm=True,
+        **precision_flags(args.precision),
+        **device_flags(world_size),
+    )
+
+    # 3. resume from the last checkpoint of this exact run, if a killed job left one
+    with training_args.main_process_first(desc="checkpoints"):
+        if training_args.process_index == 0:
+            discard_stale_checkpoints(args)
+        last = last_complete_checkpoint(args.checkpoint_dir, clean=training_args.process_index == 0)
+    resumed_from = checkpoint_step(last)
+
+    # 4. data: token windows cut to the model's length, padded per batch by the collator
+    from dnatune.corpus import load_corpus
+
+    with training_args.main_process_first(desc="corpus"):
+        train = fit_to_length(load_corpus(args.corpus_dirs, "train"), max_length)
+        val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
+    if val is not None and len(val) > args.eval_windows:
+        val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
+    collator = language_modeling_collator(
+        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer
+    )
+
+    # 5. train
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        eval_dataset=val,
+        data_collator=collator,
+        processing_class=tokenizer.hf,
+        callbacks=[LogLinesCallback(), *(callbacks or [])],
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    logger.info(
+        "pre-training %s (%s, %s, %.2fM parameters) on %d windows (%d val), max %d tokens, "
+        "%d steps of global batch %d over %d process(es), %s%s",
+        args.model_dir,
+        config.model_type,
+        objective,
+        sum(p.numel() for p in model.parameters()) / 1e6,
+        len(train),
+        0 if val is None else len(val),
+        max_length,
+        args.max_steps,
+        training_args.per_device_train_batch_size * world_size,
+        world_size,
+        describe_device(training_args, model),
+        f", resuming from step {resumed_from}" if last else "",
+    )
+    result = trainer.train(resume_from_checkpoint=last)
+    metrics = final_eval(trainer) if val is not None else {}
+
+    # 6. the final model directory, atomically, by the main process only
+    summary = {
+        "objective": objective,
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": resumed_from,
+        "train_loss": result.training_loss,
+        "final_train_loss": last_logged(trainer.state.log_history, "loss"),
+        "eval_loss": metrics.get("eval_loss"),
+        "uniform_loss": uniform_loss(tokenizer.hf),
+        "train_windows": len(train),
+        "max_length": max_length,
+        "world_size": world_size,
+        "genomes": args.genomes,
+    }
+    if trainer.is_world_process_zero():
+        with atomic_path(args.output_dir, directory=True) as tmp:
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(tmp)
+            trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+            (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        if not args.keep_checkpoints:
+            shutil.rmtree(args.checkpoint_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):  # results/checkpoints/{model}/ when now empty
+                Path(args.checkpoint_dir).parent.rmdir()
+        logger.info(
+            "pre-trained %d steps: train loss %.3f, val loss %s (uniform guess %.3f) -> %s",
+            summary["global_step"],
+            summary["final_train_loss"] or float("nan"),
+            "n/a" if summary["eval_loss"] is None else f"{summary['eval_loss']:.3f}",
+            summary["uniform_loss"],
+            args.output_dir,
+        )
+    return summary
+
+
+# ---------------------------------------------------------------- helpers, in the order used
+
+
+def resolve_objective(objective: str, config) -> str:
+    """auto -> mlm for encoders, clm for decoders; an explicit choice must fit the model."""
+    family = model_family(config)
+    natural = "mlm" if family == "encoder" else "clm"
+    if objective == "auto":
+        return natural
+    if objective not in ("mlm", "clm"):
+        raise ValueError(f"key 'pretrain.objective': '{objective}' is not one of auto, mlm, clm")
+    if objective != natural:
+        raise ValueError(
+            f"key 'pretrain.objective': {objective} does not fit a {family} "
+            f"({config.model_type}); use {natural} or auto"
+        )
+    return objective
+
+
+def per_device_batch(global_batch: int, world_size: int) -> int:
+    per_device = max(1, global_batch // world_size)
+    if per_device * world_size != global_batch:
+        logger.warning(
+            "batch size %d does not split over %d processes; using %d per process (global %d)",
+            global_batch,
+            world_size,
+            per_device,
+            per_device * world_size,
+        )
+    return per_device
+
+
+def precision_flags(precision: str) -> dict:
+    if precision == "auto":
+        cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return {"bf16": cuda_bf16}
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"key 'pretrain.precision': '{precision}' is not auto, fp32, bf16 or fp16")
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def device_flags(world_size: int) -> dict:
+    """CPU runs (tests, laptops) use gloo for multi-process DDP; GPU runs use NCCL."""
+    ddp = {"ddp_find_unused_parameters": False} if world_size > 1 else {}
+    if torch.cuda.is_available():
+        return ddp
+    return {"use_cpu": True, **ddp, **({"ddp_backend": "gloo"} if world_size > 1 else {})}
+
+
+def describe_device(training_args: TrainingArguments, model) -> str:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32"
+    attention = getattr(model.config, "_attn_implementation", None) or "default"
+    return f"{device} {dtype}, {attention} attention"
+
+
+def run_fingerprint(args: PretrainArguments) -> dict:
+    """What a checkpoint depends on: the settings and the exact input files.
+
+    A checkpoint from a run with other settings or another base model must not
+    be resumed; the input files are identified by name, size and mtime.
+    """
+    settings = dataclasses.asdict(args)
+    for key in ("output_dir", "checkpoint_dir", "threads", "keep_checkpoints", "genomes"):
+        settings.pop(key)
+    files = []
+    for root in [args.model_dir, *args.corpus_dirs]:
+        for path in sorted(Path(root).rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                files.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    settings["inputs_sha256"] = hashlib.sha256("\n".join(files).encode()).hexdigest()
+    return settings
+
+
+def discard_stale_checkpoints(args: PretrainArguments) -> None:
+    """Keep checkpoints only if they come from a run with the same fingerprint."""
+    directory = Path(args.checkpoint_dir)
+    stamp = directory / FINGERPRINT
+    current = run_fingerprint(args)
+    if directory.is_dir() and any(directory.iterdir()):
+        previous = json.loads(stamp.read_text()) if stamp.exists() else None
+        if previous == current:
+            return
+        logger.info("discarding checkpoints in %s: made with other settings or inputs", directory)
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def last_complete_checkpoint(directory: str, clean: bool = False) -> str | None:
+    """The newest checkpoint that was completely written (trainer_state.json is its last file).
+
+    A job killed while saving leaves a checkpoint without it; `clean` removes such leftovers.
+    """
+    if not Path(directory).is_dir():
+        return None
+    found = [p for p in Path(directory).glob("checkpoint-*") if p.name[11:].isdigit()]
+    for path in sorted(found, key=lambda p: int(p.name[11:]), reverse=True):
+        if (path / "trainer_state.json").exists():
+            return str(path)
+        logger.info("ignoring %s: written only in part when the job was killed", path)
+        if clean:
+            shutil.rmtree(path)
+    return None
+
+
+def checkpoint_step(path: str | None) -> int:
+    return int(Path(path).name.rsplit("-", 1)[1]) if path else 0
+
+
+def corpus_windows(corpus_dirs: list[str], split: str) -> int:
+    """Windows in a split of the corpora, from their stats.json."""
+    total = 0
+    for directory in corpus_dirs:
+        path = Path(directory) / "stats.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing; build the corpus with its rule first")
+        total += int(json.loads(path.read_text()).get(split, {}).get("windows", 0))
+    return total
+
+
+def fit_to_length(dataset, max_length: int):
+    """Cut windows longer than the model accepts into consecutive chunks of max_length tokens."""
+    import pyarrow.compute as pc
+
+    if len(dataset) == 0:
+        return dataset
+    lengths = pc.list_value_length(dataset.data.column("input_ids"))
+    if pc.max(lengths).as_py() <= max_length:
+        return dataset
+    logger.info("chunking windows longer than %d tokens", max_length)
+
+    def chunk(batch):
+        return {
+            "input_ids": [
+                ids[start : start + max_length]
+                for ids in batch["input_ids"]
+                for start in range(0, len(ids), max_length)
+            ]
+        }
+
+    return dataset.map(chunk, batched=True, remove_columns=dataset.column_names)
+
+
+class KmerSpanCollator(DataCollatorForLanguageModeling):
+    """MLM for overlapping k-mer tokens, masking spans of k consecutive tokens (as DNABERT).
+
+    With overlapping k-mers a single masked token is spelt out by its
+    neighbours, so the stock per-token masking teaches nothing; the replacement
+    below re-implements the stock 80/10/10 rule on the widened mask for that reason.
+    """
+
+    def __init__(self, *args, span: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.span = span
+
+    def torch_mask_tokens(self, inputs, special_tokens_mask=None, offset_mapping=None):
+        labels = inputs.clone()
+        if special_tokens_mask is None:
+            special_tokens_mask = [
+                self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
+                for row in labels.tolist()
+            ]
+        special = torch.as_tensor(special_tokens_mask, dtype=torch.bool)
+        # span starts are drawn so that about mlm_probability of all tokens end up masked
+        start_prob = 1 - (1 - self.mlm_probability) ** (1 / self.span)
+        starts = torch.bernoulli(
+            torch.full(labels.shape, start_prob), generator=self.generator
+        ).bool()
+        starts &= ~special
+        masked = starts.clone()
+        for shift in range(1, self.span):
+            masked[:, shift:] |= starts[:, :-shift]
+        masked &= ~special
+        labels[~masked] = -100
+        replace_prob = torch.full(labels.shape, self.mask_replace_prob)
+        replaced = torch.bernoulli(replace_prob, generator=self.generator).bool() & masked
+        inputs[replaced] = self.tokenizer.mask_token_id
+        remaining = max(1e-9, 1 - self.mask_replace_prob)
+        random_prob = torch.full(labels.shape, min(1.0, self.random_replace_prob / remaining))
+        randomised = (
+            torch.bernoulli(random_prob, generator=self.generator).bool() & masked & ~replaced
+        )
+        random_ids = torch.randint(
+            len(self.tokenizer), labels.shape, dtype=torch.long, generator=self.generator
+        )
+        inputs[randomised] = random_ids[randomised]
+        return inputs, labels
+
+
+def language_modeling_collator(hf_tokenizer, objective: str, mlm_probability: float, kmer=None):
+    """The stock transformers collator (dynamic padding), with k-mer spans for DNABERT-style MLM.
+
+    Masks are drawn from torch's global generator, which the Trainer seeds and
+    restores on resume.
+    """
+    options = {
+        "tokenizer": hf_tokenizer,
+        "mlm": objective == "mlm",
+        "pad_to_multiple_of": 8 if torch.cuda.is_available() else None,
+    }
+    if objective == "mlm":
+        options["mlm_probability"] = mlm_probability
+    if objective == "mlm" and kmer and kmer > 1:
+        return KmerSpanCollator(**options, span=kmer)
+    return DataCollatorForLanguageModeling(**options)
+
+
+class LogLinesCallback(TrainerCallback):
+    """One log line per logging step, in the rule's log file instead of stdout."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            values = " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items()
+            )
+            logger.info("step %d/%d %s", state.global_step, state.max_steps, values)
+
+
+def final_eval(trainer: Trainer) -> dict:
+    """Val metrics at the last step: the logged ones when the schedule just evaluated there."""
+    history = trainer.state.log_history
+    done = [e for e in history if "eval_loss" in e and e.get("step") == trainer.state.global_step]
+    return done[-1] if done else trainer.evaluate()
+
+
+def last_logged(log_history: list[dict], key: str) -> float | None:
+    values = [entry[key] for entry in log_history if key in entry]
+    return values[-1] if values else None
+
+
+def uniform_loss(hf_tokenizer) -> float:
+    """Cross-entropy of guessing uniformly among the non-special tokens: the no-learning line."""
+    n = len(hf_tokenizer) - len(set(hf_tokenizer.all_special_ids))
+    return math.log(max(n, 2))

@@ -1,0 +1,79 @@
+"""Multi-process launch: a 2-process gloo DDP pre-training equals a 1-process one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import pytest
+from model_fixtures import pretrain_args, tiny_setup
+from safetensors.torch import load_file
+
+from dnatune import launch
+from dnatune.pretrain import PretrainArguments
+
+
+def test_two_process_ddp_matches_one_process(tmp_path):
+    # CLM, no dropout, equal-length windows: the only difference left is the process split
+    setup = tiny_setup(tmp_path, "gpt2", dropout=0.0)
+    runs = {}
+    for nproc in (1, 2):
+        args = pretrain_args(tmp_path, setup, max_steps=6, batch_size=8, save_steps=3)
+        args.output_dir = str(tmp_path / f"out{nproc}")
+        args.checkpoint_dir = str(tmp_path / f"checkpoints{nproc}")
+        args.logging_steps = 1
+        runs[nproc] = launch.launch("dnatune.pretrain:main", args, nproc=nproc)
+
+    assert runs[1]["world_size"] == 1 and runs[2]["world_size"] == 2
+    assert runs[2]["global_step"] == 6
+    losses = {}
+    for nproc in (1, 2):
+        state = json.loads((tmp_path / f"out{nproc}" / "trainer_state.json").read_text())
+        losses[nproc] = [e["loss"] for e in state["log_history"] if "loss" in e]
+    assert len(losses[1]) == len(losses[2]) == 6
+    assert losses[1] == pytest.approx(losses[2], abs=1e-4)
+    one = load_file(tmp_path / "out1" / "model.safetensors")
+    two = load_file(tmp_path / "out2" / "model.safetensors")
+    assert one.keys() == two.keys()
+    assert max((one[k] - two[k]).abs().max().item() for k in one) < 1e-4
+    assert runs[2]["eval_loss"] == pytest.approx(runs[1]["eval_loss"], abs=1e-4)
+
+
+def test_failing_workers_raise_and_their_output_is_logged(tmp_path, monkeypatch, caplog):
+    def failing_torchrun(nproc, spec):
+        assert json.loads(spec.read_text())["target"] == "dnatune.pretrain:main"
+        return [sys.executable, "-c", "import sys; print('worker says why'); sys.exit(3)"]
+
+    monkeypatch.setattr(launch, "torchrun_command", failing_torchrun)
+    args = PretrainArguments("model", ["corpus"], "out", "checkpoints")
+    with caplog.at_level(logging.INFO), pytest.raises(RuntimeError, match="exit code 3"):
+        launch.launch("dnatune.pretrain:main", args, nproc=2)
+    assert "| worker says why" in caplog.text
+
+
+def test_the_command_is_torchrun_over_the_devices(tmp_path):
+    cmd = launch.torchrun_command(4, tmp_path / "spec.json")
+    assert cmd[1:4] == ["-m", "torch.distributed.run", "--standalone"]
+    assert "--nproc-per-node=4" in cmd and cmd[-3:] == [
+        "-m",
+        "dnatune.launch",
+        str(tmp_path / "spec.json"),
+    ]
+
+
+def test_one_process_runs_in_place():
+    assert launch.launch("builtins:abs", -3, nproc=1) == 3
+    assert launch.launch("builtins:abs", -3, nproc=0) == 3
+
+
+def test_inside_a_worker_no_second_launch(monkeypatch):
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert launch.in_worker()
+    assert launch.launch("builtins:abs", -2, nproc=2) == 2
+
+
+def test_target_must_name_module_and_function():
+    with pytest.raises(ValueError, match="package.module:function"):
+        launch.launch("dnatune.pretrain.main", None, nproc=2)

@@ -1,0 +1,191 @@
+"""Pre-training: real tiny runs (MLM and CLM), kill-and-resume, and the pieces they rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import datasets
+import pytest
+import torch
+from model_fixtures import CHAR, KMER3, make_corpus, pretrain_args, tiny_setup
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, TrainerCallback
+
+from dnatune import pretrain
+from dnatune.tokenizers import DnaTokenizer
+
+
+@pytest.mark.parametrize(
+    ("architecture", "objective"),
+    [("bert", "mlm"), ("esm", "mlm"), ("gpt2", "clm"), ("llama", "clm")],
+)
+def test_pretraining_learns_with_the_family_objective(tmp_path, architecture, objective):
+    setup = tiny_setup(tmp_path, architecture)
+    summary = pretrain.main(pretrain_args(tmp_path, setup, max_steps=30))
+
+    assert summary["objective"] == objective
+    assert summary["global_step"] == 30
+    out = tmp_path / "out"
+    state = json.loads((out / "trainer_state.json").read_text())
+    losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+    assert losses[-1] < losses[0] - 0.3
+    assert summary["eval_loss"] < summary["uniform_loss"]
+    # the output is a complete HF dir with its tokenizer; checkpoints are cleaned up
+    auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
+    assert auto.from_pretrained(out).config.model_type == architecture
+    assert DnaTokenizer.from_pretrained(out).kind == "kmer"
+    assert json.loads((out / "pretrain_summary.json").read_text())["objective"] == objective
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_explicit_objective_must_fit_the_model(tmp_path):
+    setup = tiny_setup(tmp_path, "bert")
+    with pytest.raises(ValueError, match="pretrain.objective.*clm does not fit an? encoder"):
+        pretrain.main(pretrain_args(tmp_path, setup, objective="clm"))
+
+
+def test_empty_training_corpus_is_a_clear_error(tmp_path):
+    setup = tiny_setup(tmp_path, "bert")
+    empty = make_corpus(tmp_path / "empty", setup["tokenizer"], n_train=0, n_val=0)
+    args = pretrain_args(tmp_path, setup)
+    args.corpus_dirs = [str(empty)]
+    with pytest.raises(ValueError, match="no training windows"):
+        pretrain.main(args)
+
+
+def test_without_val_windows_training_runs_unevaluated(tmp_path):
+    setup = tiny_setup(tmp_path, "gpt2")
+    setup["corpus"] = make_corpus(tmp_path / "noval", setup["tokenizer"], n_train=40, n_val=0)
+    summary = pretrain.main(pretrain_args(tmp_path, setup, max_steps=3))
+    assert summary["global_step"] == 3 and summary["eval_loss"] is None
+
+
+KILL_AFTER_FIRST_SAVE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from transformers import TrainerCallback
+    from dnatune.pretrain import PretrainArguments, main
+
+    class Kill(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)  # as the scheduler would: no clean-up
+
+    main(PretrainArguments(**eval(sys.argv[1])), callbacks=[Kill()])
+    """
+)
+
+
+class FirstStep(TrainerCallback):
+    def __init__(self):
+        self.steps = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps.append(state.global_step)
+
+
+def test_killed_pretraining_resumes_from_its_last_checkpoint(tmp_path):
+    setup = tiny_setup(tmp_path, "bert")
+    args = pretrain_args(tmp_path, setup, max_steps=30, save_steps=10)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_FIRST_SAVE, repr(vars(args))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    assert (tmp_path / "checkpoints" / "checkpoint-10").is_dir()
+    assert not (tmp_path / "out").exists()  # a killed job leaves no finished-looking output
+
+    steps = FirstStep()
+    summary = pretrain.main(args, callbacks=[steps])
+
+    assert summary["resumed_from_step"] == 10
+    assert steps.steps[0] == 11
+    assert summary["global_step"] == 30
+    history = json.loads((tmp_path / "out" / "trainer_state.json").read_text())["log_history"]
+    logged = [entry["step"] for entry in history if "loss" in entry]
+    assert logged[0] == 1 and logged[-1] == 30  # the killed run's log is carried over
+
+
+def test_checkpoints_of_other_settings_are_discarded(tmp_path):
+    setup = tiny_setup(tmp_path, "bert")
+    args = pretrain_args(tmp_path, setup)
+    pretrain.discard_stale_checkpoints(args)
+    (tmp_path / "checkpoints" / "checkpoint-10").mkdir()
+
+    pretrain.discard_stale_checkpoints(args)  # same run: kept
+    assert (tmp_path / "checkpoints" / "checkpoint-10").is_dir()
+
+    args.lr = 1e-4
+    pretrain.discard_stale_checkpoints(args)  # edited learning rate: not resumable
+    assert not (tmp_path / "checkpoints" / "checkpoint-10").exists()
+    assert json.loads((tmp_path / "checkpoints" / pretrain.FINGERPRINT).read_text())["lr"] == 1e-4
+
+
+def test_a_checkpoint_killed_while_saving_is_skipped(tmp_path):
+    for step, complete in [(10, True), (20, True), (30, False)]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert pretrain.last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-20")
+    assert (tmp_path / "checkpoint-30").exists()
+    pretrain.last_complete_checkpoint(str(tmp_path), clean=True)
+    assert not (tmp_path / "checkpoint-30").exists()
+    assert pretrain.last_complete_checkpoint(str(tmp_path / "none")) is None
+
+
+def test_windows_longer_than_the_model_are_chunked():
+    data = datasets.Dataset.from_dict({"input_ids": [list(range(10)), [1, 2, 3]]})
+    out = pretrain.fit_to_length(data, 4)
+    assert out["input_ids"] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [1, 2, 3]]
+    assert pretrain.fit_to_length(data, 10) is data
+
+
+def test_overlapping_kmers_are_masked_in_spans_of_k(tmp_path):
+    tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", KMER3)["model"])
+    collator = pretrain.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
+    assert isinstance(collator, pretrain.KmerSpanCollator)
+    seqs = ["ACGT" * 50] * 64
+    torch.manual_seed(0)
+    batch = collator([{"input_ids": ids} for ids in tokenizer(seqs)["input_ids"]])
+    masked = batch["labels"] != -100
+    content = masked[:, 1:-1]  # [CLS] and [SEP] are never masked
+    assert not masked[:, 0].any() and not masked[:, -1].any()
+    assert 0.08 < content.float().mean() < 0.25
+    # every run of masked tokens away from the sequence ends is at least k long
+    for row in content.int().tolist():
+        runs = "".join(map(str, row)).strip("1").split("0")
+        assert all(len(run) >= 3 for run in runs if run)
+
+
+def test_char_tokens_use_the_stock_collator(tmp_path):
+    tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", CHAR)["model"])
+    collator = pretrain.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
+    assert type(collator) is pretrain.DataCollatorForLanguageModeling
+    clm = pretrain.language_modeling_collator(tokenizer.hf, "clm", 0.15, tokenizer.kmer)
+    batch = clm([{"input_ids": [2, 5, 6, 3]}, {"input_ids": [2, 5, 3]}])
+    assert batch["labels"].tolist() == [[2, 5, 6, 3], [2, 5, 3, -100]]  # dynamic padding
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]
+
+
+def test_objective_auto_follows_the_saved_architecture(tmp_path):
+    for architecture, expected in [("bert", "mlm"), ("gpt2", "clm")]:
+        setup = tiny_setup(tmp_path / architecture, architecture)
+        config = AutoConfig.from_pretrained(setup["model"])
+        assert pretrain.resolve_objective("auto", config) == expected
+    with pytest.raises(ValueError, match="not one of auto, mlm, clm"):
+        pretrain.resolve_objective("span", config)
+
+
+def test_uneven_batch_split_is_reported(caplog):
+    assert pretrain.per_device_batch(32, 2) == 16
+    assert pretrain.per_device_batch(10, 3) == 3
+    assert "does not split over 3 processes" in caplog.text
+
+
+def test_checkpoint_step_parses_the_directory_name():
+    assert pretrain.checkpoint_step(str(Path("x") / "checkpoint-120")) == 120
+    assert pretrain.checkpoint_step(None) == 0

@@ -1,0 +1,7 @@
+"""Copy a hub or local Hugging Face model with its tokenizer into results/models/{model}/base."""
+
+from dnatune.logs import setup_logging
+from dnatune.models import fetch_model
+
+setup_logging(snakemake.log[0])
+fetch_model(snakemake.params.spec, snakemake.output[0], name=snakemake.wildcards.model)

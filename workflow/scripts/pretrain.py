@@ -1,0 +1,20 @@
+"""(Continued) pre-training; with `gpu` > 1 it runs under torchrun, one process per GPU."""
+
+from dnatune.gpu_slots import claim_gpus
+from dnatune.launch import launch
+from dnatune.logs import setup_logging
+from dnatune.pretrain import PretrainArguments
+
+setup_logging(snakemake.log[0])
+args = PretrainArguments(
+    model_dir=snakemake.input.model,
+    corpus_dirs=list(snakemake.input.corpus),
+    output_dir=snakemake.output[0],
+    checkpoint_dir=snakemake.params.checkpoint_dir,
+    threads=snakemake.threads,
+    genomes=list(snakemake.params.genomes),
+    **snakemake.params.settings,
+)
+# the job's own GPUs (Slurm's, or free local ones); none on a CPU-only machine
+with claim_gpus(snakemake.resources.get("gpu", 0)) as devices:
+    launch("dnatune.pretrain:main", args, nproc=max(1, len(devices)))
