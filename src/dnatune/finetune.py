@@ -1,0 +1,793 @@
+"""Fine-tune one cell of the variant grid: task x model x variant x label fraction x seed.
+
+Laid out like transformers' examples/pytorch/text-classification/run_glue.py:
+one dataclass of arguments and a linear `finetune()`; the Trainer does the
+training loop, evaluation, early stopping and best-model selection.
+
+- methods: `full`, `lora` (peft adapters; the head stays trainable via
+  modules_to_save) and `probe` (frozen backbone, trainable head);
+- dynamic padding (DataCollatorWithPadding) and length-grouped batches;
+- model selection on val only; test is predicted once, at the end;
+- sequences longer than the model accepts are truncated or slid over in
+  overlapping windows (predictions averaged per sequence), and counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
+from torch.utils.data import SequentialSampler
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.utils import logging as hf_logging
+
+from dnatune import metrics
+from dnatune.atomic import atomic_path
+from dnatune.evaluate import prediction_arrays
+from dnatune.models import load_sequence_classifier, max_model_tokens
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_TYPES = {
+    "binary": "single_label_classification",
+    "multiclass": "single_label_classification",
+    "multilabel": "multi_label_classification",
+    "regression": "regression",
+}
+# LoRA targets per model family (attention query/value projections, as in the LoRA paper)
+LORA_TARGETS = {
+    "bert": ["query", "value"],
+    "roberta": ["query", "value"],
+    "esm": ["query", "value"],
+    "gpt2": ["c_attn"],
+    "llama": ["q_proj", "v_proj"],
+}
+# Modules a classification head is made of; BERT's pooler counts as head because
+# masked-LM pre-training leaves it untrained.
+HEAD_MODULES = ("classifier", "score", "pooler")
+SPLITS = ("train", "val", "test")
+
+
+class FinetuneInputError(ValueError):
+    """A task or setting a cell cannot be trained on; the message names the file or key."""
+
+
+@dataclass
+class FinetuneArguments:
+    """Everything one cell needs; the workflow fills it from task_finetune(config, task)."""
+
+    model_dir: str
+    task_dir: str
+    output_dir: str
+    reinitialise: bool = False
+    label_fraction: float = 1.0
+    seed: int = 0
+    method: str = "full"
+    epochs: float = 3.0
+    max_steps: int = -1
+    lr: float = 5e-5
+    batch_size: int = 32
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    early_stopping_patience: int = 3
+    eval_steps: int = 50
+    class_weights: bool = False
+    long_sequences: str = "truncate"
+    lora: dict = field(default_factory=dict)
+    lora_target_modules: list[str] | None = None  # models.<m>.lora_target_modules
+    precision: str = "auto"
+    metric: str | None = None
+    trust_remote_code: bool = False
+    threads: int | None = None
+    # The benchmark's baseline switches these (run_glue.py has pad_to_max_length too).
+    pad_to_max_length: bool = False
+    group_by_length: bool = True
+    attn_implementation: str | None = "sdpa"
+
+    @classmethod
+    def from_settings(cls, settings: dict, **kwargs) -> FinetuneArguments:
+        """Arguments from a finetune settings dict; grid keys (seeds, ...) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        picked = {k: v for k, v in settings.items() if k in names}
+        picked.update(kwargs)
+        return cls(**picked)
+
+
+@dataclass
+class Task:
+    name: str
+    type: str
+    num_labels: int
+    label_names: list
+    frames: dict[str, pd.DataFrame]
+    paths: dict[str, Path]
+
+
+@dataclass
+class Encoded:
+    """A tokenised split: `row[i]` is the task row example i came from (windows share rows)."""
+
+    input_ids: list
+    attention_mask: list
+    labels: np.ndarray
+    row: np.ndarray
+    n_long: int = 0
+    n_truncated: int = 0
+    n_windows: int = 0
+
+
+def finetune(args: FinetuneArguments) -> dict:
+    """Train one cell and write model/, history.json and predictions.parquet; return the history."""
+    on_cpu = not torch.cuda.is_available()
+    set_seed(args.seed, deterministic=on_cpu)
+    hf_logging.disable_progress_bar()  # saving takes well under a second
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _check_arguments(args)
+
+    task = load_task(args.task_dir)
+    headline = metrics.headline_metric(task.type, args.metric, where=f"tasks.{task.name}.metric")
+    train_frame = label_subsample(
+        task.frames["train"], task.type, args.label_fraction, args.seed, task.paths["train"]
+    )
+    check_classes(
+        task, {"train": train_frame, "val": task.frames["val"], "test": task.frames["test"]}
+    )
+    logger.info(
+        "task %s (%s): %d of %d train examples (label fraction %g, seed %d), %d val, %d test",
+        task.name,
+        task.type,
+        len(train_frame),
+        len(task.frames["train"]),
+        args.label_fraction,
+        args.seed,
+        len(task.frames["val"]),
+        len(task.frames["test"]),
+    )
+
+    model, tokenizer = load_sequence_classifier(
+        args.model_dir,
+        num_labels=1 if task.type == "regression" else task.num_labels,
+        problem_type=PROBLEM_TYPES[task.type],
+        reinitialise=args.reinitialise,
+        seed=args.seed,
+        trust_remote_code=args.trust_remote_code,
+    )
+    if args.attn_implementation:
+        _set_attention(model, args.attn_implementation)
+    max_length = max_model_tokens(model.config, tokenizer.max_length)
+    model = prepare_method(model, args)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    logger.info(
+        "model %s (%s, attention %s): method %s trains %d of %d parameters",
+        args.model_dir,
+        "re-initialised" if args.reinitialise else "pretrained weights",
+        getattr(model.config, "_attn_implementation", "?"),
+        args.method,
+        trainable,
+        total,
+    )
+
+    frames = {"train": train_frame, "val": task.frames["val"], "test": task.frames["test"]}
+    encoded = {
+        split: encode_split(frame, tokenizer, max_length, args.long_sequences, task.type)
+        for split, frame in frames.items()
+    }
+    # evaluation batches run in dataset order: sorted by length they carry little padding
+    encoded["val"], encoded["test"] = by_length(encoded["val"]), by_length(encoded["test"])
+    long_counts = {split: enc.n_long for split, enc in encoded.items()}
+    if any(long_counts.values()):
+        logger.warning(
+            "sequences longer than %d tokens (%s): %s",
+            max_length,
+            "truncated" if args.long_sequences == "truncate" else "split into windows",
+            ", ".join(f"{s} {n}" for s, n in long_counts.items()),
+        )
+    datasets = {split: enc_to_dataset(enc) for split, enc in encoded.items()}
+
+    steps_per_epoch = math.ceil(len(datasets["train"]) / args.batch_size)
+    total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.epochs * steps_per_epoch)
+    # every eval_steps (a run shorter than that is evaluated at its end, see EvaluateAtEnd);
+    # not per epoch: a tiny label fraction has epochs of a step or two, and early stopping
+    # on such a noisy val curve would stop it before it learnt anything
+    eval_every = max(1, min(args.eval_steps, total_steps))
+    precision = _precision(args.precision)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=output_dir) as checkpoints:
+        training_args = TrainingArguments(
+            output_dir=checkpoints,
+            num_train_epochs=args.epochs,
+            max_steps=args.max_steps,
+            learning_rate=args.lr,
+            per_device_train_batch_size=args.batch_size,
+            per_device_eval_batch_size=args.batch_size,
+            weight_decay=args.weight_decay,
+            warmup_steps=int(args.warmup_ratio * total_steps),
+            eval_strategy="steps",
+            eval_steps=eval_every,
+            save_strategy="steps",
+            save_steps=eval_every,
+            save_total_limit=1,
+            save_only_model=True,
+            load_best_model_at_end=True,
+            metric_for_best_model=headline,
+            greater_is_better=metrics.greater_is_better(headline),
+            logging_steps=eval_every,
+            logging_first_step=True,
+            seed=args.seed,
+            data_seed=args.seed,
+            full_determinism=on_cpu,
+            bf16=precision == "bf16",
+            fp16=precision == "fp16",
+            dataloader_pin_memory=not on_cpu,
+            report_to="none",
+            disable_tqdm=True,
+            **_sampling_arguments(args.group_by_length),
+        )
+        callbacks = [EvaluateAtEnd()]
+        if args.early_stopping_patience > 0:
+            callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
+        padding = "max_length" if args.pad_to_max_length else "longest"
+        trainer = CellTrainer(
+            model=model,
+            args=training_args,
+            train_dataset=datasets["train"],
+            eval_dataset=datasets["val"],
+            processing_class=tokenizer.hf,
+            data_collator=DataCollatorWithPadding(
+                tokenizer.hf, padding=padding, max_length=max_length
+            ),
+            compute_metrics=TrainerMetrics(task.type),
+            compute_loss_func=_weighted_loss(task.type, encoded["train"].labels)
+            if args.class_weights
+            else None,
+            callbacks=callbacks,
+        )
+        started = time.perf_counter()
+        train_result = trainer.train()
+        train_seconds = time.perf_counter() - started
+        state = trainer.state
+        logger.info(
+            "trained %d steps in %.1f s (%.1f samples/s); best %s %.4g at step %s",
+            state.global_step,
+            train_seconds,
+            train_result.metrics.get("train_samples_per_second", float("nan")),
+            headline,
+            state.best_metric if state.best_metric is not None else float("nan"),
+            state.best_global_step,
+        )
+
+        # model selection is done: val and test are predicted once, with the best model
+        predictions = pd.concat(
+            [
+                prediction_frame(
+                    split,
+                    task,
+                    encoded[split],
+                    trainer.predict(datasets[split]).predictions,
+                )
+                for split in ("val", "test")
+            ],
+            ignore_index=True,
+        )
+        val = predictions[predictions["split"] == "val"]
+        val_metrics = metrics.compute_metrics(task.type, *prediction_arrays(val, task.type))
+
+        history = {
+            "log_history": state.log_history,
+            "train_seconds": train_seconds,
+            "train_steps": state.global_step,
+            "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
+            "best_step": state.best_global_step,
+            "best_metric": state.best_metric,
+            "metric": headline,
+            "val_metrics": val_metrics,
+            "n_train": len(train_frame),
+            "n_train_available": len(task.frames["train"]),
+            "n_val": len(task.frames["val"]),
+            "n_test": len(task.frames["test"]),
+            "label_fraction": args.label_fraction,
+            "seed": args.seed,
+            "method": args.method,
+            "reinitialise": args.reinitialise,
+            "trainable_parameters": trainable,
+            "total_parameters": total,
+            "max_length": max_length,
+            "long_sequences": args.long_sequences,
+            "long": long_counts,
+            "truncated": sum(enc.n_truncated for enc in encoded.values()),
+            "windows": {split: enc.n_windows for split, enc in encoded.items()},
+            "eval_steps": eval_every,
+            "precision": precision,
+            "attn_implementation": getattr(model.config, "_attn_implementation", None),
+            "device": str(training_args.device),
+            "padding": padding,
+            "group_by_length": args.group_by_length,
+        }
+        save_cell(trainer, tokenizer, task, args, history, predictions, output_dir)
+    return history
+
+
+# ---------------------------------------------------------------- task data
+
+
+def load_task(task_dir: str | Path) -> Task:
+    """The task's meta.json and splits, checked for what fine-tuning relies on."""
+    task_dir = Path(task_dir)
+    meta_path = task_dir / "meta.json"
+    if not meta_path.exists():
+        raise FinetuneInputError(f"{meta_path}: missing; the tasks stage writes it, rerun it")
+    meta = json.loads(meta_path.read_text())
+    for key in ("type", "num_labels"):
+        if key not in meta:
+            raise FinetuneInputError(f"{meta_path}: key '{key}' is missing; rerun the tasks stage")
+    task_type = meta["type"]
+    if task_type not in PROBLEM_TYPES:
+        raise FinetuneInputError(
+            f"{meta_path}: type '{task_type}' is unknown; expected one of {sorted(PROBLEM_TYPES)}"
+        )
+    frames, paths = {}, {}
+    for split in SPLITS:
+        path = task_dir / f"{split}.parquet"
+        if not path.exists():
+            raise FinetuneInputError(f"{path}: missing; the tasks stage writes it, rerun it")
+        frame = pd.read_parquet(path)
+        _check_frame(frame, path, task_type, int(meta["num_labels"]))
+        frames[split], paths[split] = frame.reset_index(drop=True), path
+    return Task(
+        name=meta.get("task", task_dir.name),
+        type=task_type,
+        num_labels=int(meta["num_labels"]),
+        label_names=list(meta.get("label_names") or []),
+        frames=frames,
+        paths=paths,
+    )
+
+
+def _check_frame(frame: pd.DataFrame, path: Path, task_type: str, num_labels: int) -> None:
+    missing = [c for c in ("sequence", "label") if c not in frame.columns]
+    if missing:
+        raise FinetuneInputError(
+            f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(frame.columns)}); "
+            "a task split needs 'sequence' and 'label' - rerun the tasks stage or fix the file"
+        )
+    if frame.empty:
+        raise FinetuneInputError(f"{path}: no examples; the split must not be empty")
+    bad = frame["label"].isna()
+    if bad.any():
+        raise FinetuneInputError(
+            f"{path}: row {int(np.flatnonzero(bad)[0])} has no label ({int(bad.sum())} rows); "
+            "drop or label them"
+        )
+    lengths = frame["sequence"].str.len()
+    if (lengths.fillna(0) == 0).any():
+        raise FinetuneInputError(
+            f"{path}: row {int(np.flatnonzero(lengths.fillna(0) == 0)[0])} has an empty sequence"
+        )
+    if task_type in ("binary", "multiclass"):
+        labels = frame["label"].to_numpy()
+        if (
+            not np.issubdtype(labels.dtype, np.integer)
+            or labels.min() < 0
+            or labels.max() >= num_labels
+        ):
+            raise FinetuneInputError(
+                f"{path}: column 'label' must hold class indices 0..{num_labels - 1} "
+                f"(meta.json num_labels); found {sorted(pd.unique(labels))[:10]}"
+            )
+    elif task_type == "multilabel":
+        widths = {len(v) for v in frame["label"]}
+        if widths != {num_labels}:
+            raise FinetuneInputError(
+                f"{path}: column 'label' must hold multi-hot lists of length {num_labels}; "
+                f"found lengths {sorted(widths)}"
+            )
+
+
+def label_subsample(
+    frame: pd.DataFrame, task_type: str, fraction: float, seed: int, where: str | Path = "train"
+) -> pd.DataFrame:
+    """A stratified `fraction` of the training examples, the same for the same seed."""
+    if not 0 < fraction <= 1:
+        raise FinetuneInputError(f"label fraction {fraction} must be in (0, 1]")
+    if fraction >= 1:
+        return frame
+    if task_type in ("binary", "multiclass"):
+        strata = frame["label"]
+    elif task_type == "multilabel":
+        strata = frame["label"].map(lambda v: "".join(str(int(x)) for x in v))
+        if strata.value_counts().min() < 2:
+            strata = None  # label combinations too rare to stratify on
+    else:
+        strata = pd.qcut(frame["label"], q=min(5, len(frame) // 2), labels=False, duplicates="drop")
+    try:
+        keep, _ = train_test_split(
+            frame, train_size=fraction, stratify=strata, random_state=seed, shuffle=True
+        )
+    except ValueError as err:
+        raise FinetuneInputError(
+            f"{where}: cannot draw a stratified label fraction {fraction:g} from "
+            f"{len(frame)} examples ({err}); use a larger label fraction or more data"
+        ) from None
+    return keep.sort_index()
+
+
+def check_classes(task: Task, frames: dict[str, pd.DataFrame]) -> None:
+    """Every split of a classification cell must hold at least two classes."""
+    if task.type not in ("binary", "multiclass"):
+        return
+    for split, frame in frames.items():
+        classes = pd.unique(frame["label"])
+        if len(classes) < 2:
+            subsample = " after label subsampling" if split == "train" else ""
+            raise FinetuneInputError(
+                f"{task.paths[split]}: the {split} split has only class {classes[0]}{subsample} "
+                f"({len(frame)} examples); a classifier needs at least two classes - "
+                "rebuild the task with both classes in every split or raise the label fraction"
+            )
+
+
+# ---------------------------------------------------------------- tokenisation
+
+
+def encode_split(
+    frame: pd.DataFrame, tokenizer, max_length: int, long_sequences: str, task_type: str
+) -> Encoded:
+    """Tokenise without padding; sequences over max_length are truncated or slid over."""
+    sequences = frame["sequence"].tolist()
+    full = tokenizer(sequences, truncation=False)["input_ids"]
+    lengths = np.array([len(ids) for ids in full])
+    long_rows = np.flatnonzero(lengths > max_length)
+    labels = _label_array(frame["label"], task_type)
+    if long_rows.size == 0:
+        return Encoded(
+            input_ids=[list(ids) for ids in full],
+            attention_mask=[[1] * len(ids) for ids in full],
+            labels=labels,
+            row=np.arange(len(frame)),
+        )
+    if long_sequences == "truncate":
+        clipped = tokenizer([sequences[i] for i in long_rows], max_length=max_length)["input_ids"]
+        input_ids = [list(ids) for ids in full]
+        for i, ids in zip(long_rows, clipped, strict=True):
+            input_ids[i] = list(ids)
+        return Encoded(
+            input_ids=input_ids,
+            attention_mask=[[1] * len(ids) for ids in input_ids],
+            labels=labels,
+            row=np.arange(len(frame)),
+            n_long=len(long_rows),
+            n_truncated=len(long_rows),
+        )
+    return _slide(sequences, full, labels, tokenizer, max_length)
+
+
+def _slide(sequences, full, labels, tokenizer, max_length) -> Encoded:
+    """Overlapping windows (half-window stride) for long sequences; one example per window."""
+    specials = tokenizer.hf.num_special_tokens_to_add()
+    input_ids, rows, n_long, n_truncated, n_windows = [], [], 0, 0, 0
+    for i, (sequence, ids) in enumerate(zip(sequences, full, strict=True)):
+        if len(ids) <= max_length:
+            input_ids.append(list(ids))
+            rows.append(i)
+            continue
+        n_long += 1
+        tokens_per_base = max(len(ids) - specials, 1) / len(sequence)
+        window = max(1, int(0.95 * (max_length - specials) / tokens_per_base))
+        stride = max(1, window // 2)
+        starts = list(range(0, len(sequence) - window + 1, stride))
+        if starts[-1] + window < len(sequence):
+            starts.append(len(sequence) - window)
+        pieces = [sequence[s : s + window] for s in starts]
+        encoded = tokenizer(pieces, truncation=False)["input_ids"]
+        over = [j for j, piece_ids in enumerate(encoded) if len(piece_ids) > max_length]
+        if over:  # a window denser in tokens than the sequence's average (e.g. N runs)
+            n_truncated += len(over)
+            clipped = tokenizer([pieces[j] for j in over], max_length=max_length)["input_ids"]
+            for j, piece_ids in zip(over, clipped, strict=True):
+                encoded[j] = piece_ids
+        input_ids.extend(list(piece_ids) for piece_ids in encoded)
+        rows.extend([i] * len(pieces))
+        n_windows += len(pieces)
+    rows = np.asarray(rows)
+    return Encoded(
+        input_ids=input_ids,
+        attention_mask=[[1] * len(ids) for ids in input_ids],
+        labels=labels[rows],
+        row=rows,
+        n_long=n_long,
+        n_truncated=n_truncated,
+        n_windows=n_windows,
+    )
+
+
+def _label_array(labels: pd.Series, task_type: str) -> np.ndarray:
+    if task_type in ("binary", "multiclass"):
+        return labels.to_numpy(dtype=np.int64)
+    if task_type == "multilabel":
+        return np.stack([np.asarray(v, dtype=np.float32) for v in labels])
+    return labels.to_numpy(dtype=np.float32)  # float32: the model's MSE loss dtype
+
+
+def by_length(enc: Encoded) -> Encoded:
+    """The examples sorted by token count; `row` keeps each one's task row."""
+    order = np.argsort([len(ids) for ids in enc.input_ids], kind="stable")
+    return dataclasses.replace(
+        enc,
+        input_ids=[enc.input_ids[i] for i in order],
+        attention_mask=[enc.attention_mask[i] for i in order],
+        labels=enc.labels[order],
+        row=enc.row[order],
+    )
+
+
+def enc_to_dataset(enc: Encoded):
+    from datasets import Dataset
+
+    return Dataset.from_dict(
+        {"input_ids": enc.input_ids, "attention_mask": enc.attention_mask, "labels": enc.labels}
+    )
+
+
+# ---------------------------------------------------------------- model set-up
+
+
+def prepare_method(model, args: FinetuneArguments):
+    """full: all weights train; probe: only the head; lora: adapters plus the head."""
+    head = head_modules(model)
+    if args.method == "full":
+        return model
+    if args.method == "probe":
+        for name, param in model.named_parameters():
+            param.requires_grad = _in_modules(name, head)
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets = lora_target_modules(model, args)
+    lora = args.lora or {}
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=lora.get("r", 8),
+        lora_alpha=lora.get("alpha", 16),
+        lora_dropout=lora.get("dropout", 0.05),
+        target_modules=targets,
+        modules_to_save=head,
+    )
+    try:
+        return get_peft_model(model, config)
+    except ValueError as err:
+        linear = sorted(
+            {
+                n.rsplit(".", 1)[-1]
+                for n, m in model.named_modules()
+                if isinstance(m, torch.nn.Linear)
+            }
+        )
+        raise FinetuneInputError(
+            f"LoRA target modules {targets} do not fit {type(model).__name__} ({err}); set "
+            f"finetune.lora.target_modules or models.<model>.lora_target_modules to some of "
+            f"its linear layers: {', '.join(linear)}"
+        ) from None
+
+
+def head_modules(model) -> list[str]:
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    head = [name for name in HEAD_MODULES if name in names]
+    if not head:
+        raise FinetuneInputError(
+            f"{type(model).__name__} has no classification head module named "
+            f"{' or '.join(HEAD_MODULES)}; method 'probe' and 'lora' cannot tell head from backbone"
+        )
+    return head
+
+
+def lora_target_modules(model, args: FinetuneArguments) -> list[str]:
+    """models.<m>.lora_target_modules, else finetune.lora.target_modules, else per family."""
+    if args.lora_target_modules:
+        return list(args.lora_target_modules)
+    if (args.lora or {}).get("target_modules"):
+        return list(args.lora["target_modules"])
+    model_type = model.config.model_type
+    if model_type not in LORA_TARGETS:
+        raise FinetuneInputError(
+            f"no default LoRA target modules for model type '{model_type}'; set "
+            "finetune.lora.target_modules or models.<model>.lora_target_modules"
+        )
+    return LORA_TARGETS[model_type]
+
+
+def _in_modules(param_name: str, modules: list[str]) -> bool:
+    parts = param_name.split(".")
+    return any(m in parts for m in modules)
+
+
+def _set_attention(model, implementation: str) -> None:
+    try:
+        model.set_attn_implementation(implementation)
+    except (ValueError, ImportError, AttributeError) as err:
+        logger.warning("attention '%s' not available for this model (%s)", implementation, err)
+
+
+def _precision(precision: str) -> str:
+    if precision != "auto":
+        return precision
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def _sampling_arguments(group_by_length: bool) -> dict:
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    if "train_sampling_strategy" in fields:  # transformers >= 5
+        return {"train_sampling_strategy": "group_by_length" if group_by_length else "random"}
+    return {"group_by_length": group_by_length}
+
+
+def _check_arguments(args: FinetuneArguments) -> None:
+    choices = {"method": ("full", "lora", "probe"), "long_sequences": ("truncate", "slide")}
+    for key, allowed in choices.items():
+        if getattr(args, key) not in allowed:
+            raise FinetuneInputError(
+                f"key 'finetune.{key}': '{getattr(args, key)}' is not one of {', '.join(allowed)}"
+            )
+
+
+# ---------------------------------------------------------------- training pieces
+
+
+class CellTrainer(Trainer):
+    def _get_eval_sampler(self, eval_dataset):
+        # transformers 5 also length-groups eval batches; keep dataset order so that
+        # predictions line up with task rows
+        return SequentialSampler(eval_dataset)
+
+
+class EvaluateAtEnd(TrainerCallback):
+    """Evaluate (and so checkpoint for selection) the last step too, not only every eval_steps."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_evaluate = True
+            control.should_save = True
+        return control
+
+
+class TrainerMetrics:
+    """compute_metrics for the Trainer: logits -> scores -> dnatune.metrics."""
+
+    def __init__(self, task_type: str):
+        self.task_type = task_type
+
+    def __call__(self, eval_prediction) -> dict[str, float]:
+        scores = scores_from_logits(self.task_type, eval_prediction.predictions)
+        values = metrics.compute_metrics(self.task_type, eval_prediction.label_ids, scores)
+        return {k: float(v) for k, v in values.items()}
+
+
+def _weighted_loss(task_type: str, labels: np.ndarray):
+    """compute_loss_func with 'balanced' class weights (sklearn) for classification tasks."""
+    if task_type == "regression":
+        logger.warning("class_weights ignored: a regression task has no classes")
+        return None
+    if task_type == "multilabel":
+        positives = labels.sum(0)
+        weight = torch.tensor(
+            (len(labels) - positives) / np.maximum(positives, 1), dtype=torch.float
+        )
+    else:
+        classes = np.arange(int(labels.max()) + 1)
+        present = compute_class_weight("balanced", classes=np.unique(labels), y=labels)
+        full = np.ones(len(classes))
+        full[np.unique(labels)] = present
+        weight = torch.tensor(full, dtype=torch.float)
+    logger.info("class weights: %s", np.round(weight.numpy(), 3).tolist())
+
+    def loss(outputs, labels, num_items_in_batch=None):
+        logits = outputs["logits"]
+        w = weight.to(logits.device, logits.dtype)
+        if task_type == "multilabel":
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, labels.to(logits.dtype), pos_weight=w
+            )
+        if len(w) < logits.shape[-1]:
+            w = torch.cat([w, w.new_ones(logits.shape[-1] - len(w))])
+        return torch.nn.functional.cross_entropy(logits, labels, weight=w)
+
+    return loss
+
+
+def scores_from_logits(task_type: str, logits) -> np.ndarray:
+    """Binary: P(class 1); multiclass: softmax; multilabel: sigmoid; regression: the output."""
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
+    if task_type == "binary":
+        return torch.softmax(logits, -1)[:, 1].numpy()
+    if task_type == "multiclass":
+        return torch.softmax(logits, -1).numpy()
+    if task_type == "multilabel":
+        return torch.sigmoid(logits).numpy()
+    return logits.reshape(len(logits), -1)[:, 0].numpy()
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFrame:
+    """One row per task example (windows averaged): split, row, label and score columns."""
+    scores = scores_from_logits(task.type, logits)
+    frame = task.frames[split]
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    sums = np.zeros((len(frame), scores.shape[1]))
+    np.add.at(sums, enc.row, scores)
+    scores = sums / np.bincount(enc.row, minlength=len(frame))[:, None]
+    out = pd.DataFrame({"split": split, "row": np.arange(len(frame)), "label": frame["label"]})
+    if task.type == "binary":
+        out["score"] = scores[:, 0]
+    elif task.type == "regression":
+        out["prediction"] = scores[:, 0]
+    else:
+        for c in range(scores.shape[1]):
+            out[f"score_{c}"] = scores[:, c]
+    return out
+
+
+def save_cell(trainer, tokenizer, task, args, history, predictions, output_dir: Path) -> None:
+    """model/ (weights, or adapter + head), history.json, predictions.parquet, each atomically."""
+    with atomic_path(output_dir / "model", directory=True) as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / "dnatune_finetune.json").write_text(
+            json.dumps(
+                {
+                    "base_model": str(args.model_dir),
+                    "method": args.method,
+                    "task": task.name,
+                    "type": task.type,
+                    "num_labels": task.num_labels,
+                    "label_names": task.label_names,
+                },
+                indent=2,
+            )
+        )
+    with atomic_path(output_dir / "history.json") as tmp:
+        tmp.write_text(json.dumps(_finite(history), indent=1))
+    with atomic_path(output_dir / "predictions.parquet") as tmp:
+        predictions.to_parquet(tmp, index=False)
+    logger.info("wrote %s/{model,history.json,predictions.parquet}", output_dir)
+
+
+def _finite(value):
+    """JSON-safe copy: numpy scalars to Python, NaN and infinities to null."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
