@@ -93,6 +93,14 @@ def test_task_finetune_overrides_only_that_task(config):
     assert task_finetune(config, "coding")["lr"] == config["finetune"]["lr"]
 
 
+def test_task_finetune_block_keeps_global_settings_it_does_not_name(config):
+    config["finetune"]["lr"] = 5e-4
+    config["tasks"]["promoter"]["finetune"] = {"epochs": 5}
+    config = validate_config(config, SCHEMA)
+    settings = task_finetune(config, "promoter")
+    assert settings["epochs"] == 5 and settings["lr"] == 5e-4
+
+
 def test_variants_and_tokenizer_ids():
     spec = {"scratch": {"tokenizer": {"kind": "kmer", "k": 6, "overlap": False}}}
     hub = {"hf": "org/model"}

@@ -8,6 +8,7 @@ so a typo is caught before any job runs with a message a user can act on.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ def _unknown_keys(value, node: dict, root: dict, path: list[str]) -> Iterator[st
             yield from _unknown_keys(item, extra, root, [*path, str(key)])
         elif extra is False:
             close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(properties)}"
+            hint = (
+                f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(properties)}"
+            )
             yield f"unknown key '{where}': {hint}"
 
 
@@ -69,10 +72,19 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
     from snakemake.utils import validate
 
     check_keys(config, load_schema(schema_path), source)
+    # A task's own `finetune:` block overrides only the keys the user wrote there;
+    # schema defaults filled into it would silently undo the global settings.
+    task_overrides = {
+        task: copy.deepcopy(spec["finetune"])
+        for task, spec in config.get("tasks", {}).items()
+        if isinstance(spec, dict) and "finetune" in spec
+    }
     try:
         validate(config, str(schema_path), set_default=True)
     except Exception as err:  # snakemake wraps jsonschema errors in WorkflowError
         raise ConfigError(f"{source}: {_first_line(err)}") from None
+    for task, overrides in task_overrides.items():
+        config["tasks"][task]["finetune"] = overrides
     _check_references(config)
     return config
 

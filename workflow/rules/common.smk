@@ -7,8 +7,8 @@ import sys
 # including per-rule conda envs (--sdm conda) and Slurm jobs (--export=ALL).
 DNATUNE_SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, DNATUNE_SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (DNATUNE_SRC, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (DNATUNE_SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
 from dnatune.config import (
@@ -48,9 +48,9 @@ wildcard_constraints:
 
 # ---------------------------------------------------------------- paths
 GENOME_DIR = "results/genomes/{genome}"
-GENOME_FA = GENOME_DIR + "/genome.fa.gz"
-GENOME_MANIFEST = GENOME_DIR + "/manifest.json"
-ANNOTATION = GENOME_DIR + "/annotation.parquet"
+GENOME_FA = f"{GENOME_DIR}/genome.fa.gz"
+GENOME_MANIFEST = f"{GENOME_DIR}/manifest.json"
+ANNOTATION = f"{GENOME_DIR}/annotation.parquet"
 WINDOWS = "results/windows/{genome}/windows.parquet"
 TOKENIZER_DIR = "results/tokenizers/{tokenizer}"
 CORPUS_DIR = "results/corpus/{genome}/{tokenizer}"
@@ -58,14 +58,14 @@ MODEL_BASE = "results/models/{model}/base"
 MODEL_STAGE = "results/models/{model}/{stage}"
 TASK_DIR = "results/tasks/{task}"
 CELL = "{task}/{model}/{variant}/f{fraction}/s{seed}"
-FINETUNE_DIR = "results/finetune/" + CELL
-EVAL_METRICS = "results/eval/" + CELL + "/metrics.json"
+FINETUNE_DIR = f"results/finetune/{CELL}"
+EVAL_METRICS = f"results/eval/{CELL}/metrics.json"
 REPORT_DIR = "results/report"
 
 
 def all_targets():
     if TASKS:
-        return [REPORT_DIR + "/summary.tsv", REPORT_DIR + "/report.html"]
+        return [REPORT_SUMMARY, REPORT_HTML]
     return [
         MODEL_STAGE.format(model=m, stage=pretrain_stage(config["models"][m]))
         for m in MODELS
@@ -305,13 +305,17 @@ def model_gpus(wildcards):
 from dnatune.tasks import check_task_specs, task_source_files
 
 check_task_specs(config)
-TASK_SPLIT = TASK_DIR + "/{split}.parquet"  # split: train, val, test
-TASK_META = TASK_DIR + "/meta.json"
+TASK_SPLIT = f"{TASK_DIR}/{{split}}.parquet"  # split: train, val, test
+TASK_META = f"{TASK_DIR}/meta.json"
 
 
 def task_spec(wildcards):
-    """The task's whole config block: editing it reruns this task (and what follows) only."""
-    return config["tasks"][wildcards.task]
+    """The task's data settings: editing them rebuilds this task (and what follows) only.
+
+    Its `finetune` and `metric` keys shape training and reporting, not the data.
+    """
+    spec = config["tasks"][wildcards.task]
+    return {k: v for k, v in spec.items() if k not in ("finetune", "metric")}
 
 
 def task_inputs(wildcards):
@@ -321,7 +325,7 @@ def task_inputs(wildcards):
     for kind in ("bed", "annotation"):
         if kind in source:
             files["genome"] = GENOME_FA.format(genome=source[kind]["genome"])
-            files["genome_fai"] = files["genome"] + ".fai"
+            files["genome_fai"] = f"{files['genome']}.fai"
     if "annotation" in source:
         files["annotation"] = ANNOTATION.format(genome=source["annotation"]["genome"])
     return files
@@ -330,8 +334,12 @@ def task_inputs(wildcards):
 # ---------------------------------------------------------------- finetune and evaluation stage
 # One job per grid cell. Grid keys (seeds, label_fractions, variants) decide which
 # cells exist, so they stay out of a cell's params: adding a seed runs only new cells.
-FINETUNE_THREADS = 1  # tiny models train fastest one thread per job; --set-threads finetune=N
+# tiny models train fastest with one thread per job; give big ones --set-threads finetune=N
+FINETUNE_THREADS = 1
 GRID_KEYS = ("seeds", "label_fractions", "variants")
+FINETUNE_PREDICTIONS = f"{FINETUNE_DIR}/predictions.parquet"
+FINETUNE_HISTORY = f"{FINETUNE_DIR}/history.json"
+FINETUNE_MODEL = f"{FINETUNE_DIR}/model"
 from dnatune.metrics import headline_metric
 
 for _task, _spec in config["tasks"].items():  # a wrong metric name fails before any job
@@ -339,8 +347,11 @@ for _task, _spec in config["tasks"].items():  # a wrong metric name fails before
 
 
 def finetune_model_dir(wildcards):
-    """Variant -> model dir: scratch = base (re-initialised), pretrained = the given or
-    the workflow-pretrained model, continued = the continued pre-training (hf models)."""
+    """Variant -> model dir.
+
+    scratch: the base model (re-initialised); pretrained: the given model (hf) or the
+    workflow's pre-training (scratch specs); continued: the continued pre-training (hf).
+    """
     cfg = config["models"][wildcards.model]
     if wildcards.variant == "scratch":
         return MODEL_BASE.format(model=wildcards.model)
@@ -358,8 +369,11 @@ def finetune_model_dir(wildcards):
 
 
 def finetune_settings(wildcards):
-    """Every hyper-parameter of one cell: the task's finetune settings, the model's
-    remote-code flag and LoRA targets, the variant, label fraction and seed."""
+    """Every hyper-parameter of one cell.
+
+    The task's finetune settings, the model's remote-code flag and LoRA targets, the
+    variant, the label fraction and the seed.
+    """
     settings = {
         k: v
         for k, v in task_finetune(config, wildcards.task).items()
@@ -382,14 +396,13 @@ def task_metric(wildcards):
     return config["tasks"][wildcards.task].get("metric")
 
 
-
 # ---------------------------------------------------------------- report stage
 # The report reads every cell of the grid plus the overview files of what the
 # grid actually used, so adding a task runs that task's cells and the report only.
-REPORT_SUMMARY = REPORT_DIR + "/summary.tsv"
-REPORT_HTML = REPORT_DIR + "/report.html"
-REPORT_TRANSFER = REPORT_DIR + "/transfer.tsv"
-REPORT_FIGURES = REPORT_DIR + "/figures"
+REPORT_SUMMARY = f"{REPORT_DIR}/summary.tsv"
+REPORT_HTML = f"{REPORT_DIR}/report.html"
+REPORT_TRANSFER = f"{REPORT_DIR}/transfer.tsv"
+REPORT_FIGURES = f"{REPORT_DIR}/figures"
 BENCHMARK_DIR = "benchmarks/results"
 
 
@@ -411,11 +424,11 @@ def report_metrics(wildcards):
 
 
 def report_histories(wildcards):
-    return _grid_paths(FINETUNE_DIR + "/history.json")
+    return _grid_paths(FINETUNE_HISTORY)
 
 
 def report_predictions(wildcards):
-    return _grid_paths(FINETUNE_DIR + "/predictions.parquet")
+    return _grid_paths(FINETUNE_PREDICTIONS)
 
 
 def _report_models():

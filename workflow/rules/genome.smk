@@ -16,6 +16,8 @@ rule download_genome:
         "logs/download_genome/{genome}.log",
     benchmark:
         "benchmarks/results/download_genome/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         source=genome_download_spec,
         part="genome",
@@ -34,6 +36,8 @@ rule download_annotation:
         "logs/download_annotation/{genome}.log",
     benchmark:
         "benchmarks/results/download_annotation/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         source=annotation_download_spec,
         part="annotation",
@@ -52,6 +56,8 @@ rule simulate_genome:
         "logs/simulate_genome/{genome}.log",
     benchmark:
         "benchmarks/results/simulate_genome/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         simulate=simulate_spec,
     script:
@@ -70,6 +76,8 @@ rule genome_fasta:
         "logs/genome_fasta/{genome}.log",
     benchmark:
         "benchmarks/results/genome_fasta/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         source=genome_source_spec,
         line_width=FASTA_LINE_WIDTH,
@@ -87,6 +95,8 @@ rule annotation_table:
         "logs/annotation_table/{genome}.log",
     benchmark:
         "benchmarks/results/annotation_table/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         format=annotation_format,
         display=annotation_display,

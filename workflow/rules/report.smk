@@ -17,6 +17,8 @@ rule summary:
         "logs/summary/summary.log",
     benchmark:
         "benchmarks/results/summary/summary.tsv"
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/summary.py"
 
@@ -57,6 +59,8 @@ rule report:
         "logs/report/report.log",
     benchmark:
         "benchmarks/results/report/report.tsv"
+    conda:
+        "../../envs/report.yaml"
     params:
         config=config,
         title=config["report"]["title"],

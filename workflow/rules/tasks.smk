@@ -6,14 +6,16 @@ rule build_task:
     input:
         unpack(task_inputs),
     output:
-        train=TASK_DIR + "/train.parquet",
-        val=TASK_DIR + "/val.parquet",
-        test=TASK_DIR + "/test.parquet",
+        train=f"{TASK_DIR}/train.parquet",
+        val=f"{TASK_DIR}/val.parquet",
+        test=f"{TASK_DIR}/test.parquet",
         meta=TASK_META,
     log:
         "logs/build_task/{task}.log",
     benchmark:
         "benchmarks/results/build_task/{task}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         spec=task_spec,
     script:

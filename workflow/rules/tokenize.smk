@@ -11,6 +11,8 @@ rule build_tokenizer:
         "logs/build_tokenizer/{tokenizer}.log",
     benchmark:
         "benchmarks/results/build_tokenizer/{tokenizer}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     threads: TOKENIZER_THREADS
     params:
         spec=tokenizer_spec,
@@ -31,6 +33,8 @@ rule corpus:
         "logs/corpus/{genome}/{tokenizer}.log",
     benchmark:
         "benchmarks/results/corpus/{genome}/{tokenizer}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         shard_windows=CORPUS_SHARD_WINDOWS,
         shard_format=CORPUS_SHARD_FORMAT,

@@ -10,6 +10,8 @@ rule windows:
         "logs/windows/{genome}.log",
     benchmark:
         "benchmarks/results/windows/{genome}.tsv"
+    conda:
+        "../../envs/genome.yaml"
     params:
         settings=config["windows"],
     script:
