@@ -34,6 +34,17 @@ class CellKey(NamedTuple):
     label_fraction: float
     seed: int
 
+    @classmethod
+    def of_metrics(cls, data: dict) -> CellKey:
+        """The cell a metrics.json describes."""
+        return cls(
+            data["task"],
+            data["model"],
+            data["variant"],
+            float(data["label_fraction"]),
+            int(data["seed"]),
+        )
+
 
 def cell_key_from_path(path: str | Path) -> CellKey:
     """Cell of `.../{task}/{model}/{variant}/f{fraction}/s{seed}[/file]` (finetune or eval dir)."""
@@ -93,13 +104,7 @@ def read_metrics(path: str | Path) -> dict:
             f"{path}: headline metric '{data['headline']}' is not among its metrics "
             f"({', '.join(data['metrics'])})"
         )
-    key = CellKey(
-        data["task"],
-        data["model"],
-        data["variant"],
-        float(data["label_fraction"]),
-        int(data["seed"]),
-    )
+    key = CellKey.of_metrics(data)
     try:
         where = cell_key_from_path(path)
     except ReportInputError:

@@ -51,13 +51,7 @@ def collect_summary(
     rows, seen = [], {}
     for path in metrics_paths:
         data = read_metrics(path)
-        key = CellKey(
-            data["task"],
-            data["model"],
-            data["variant"],
-            float(data["label_fraction"]),
-            int(data["seed"]),
-        )
+        key = CellKey.of_metrics(data)
         if key in seen:
             raise ReportInputError(
                 f"{path}: cell {tuple(key)} is also described by {seen[key]}; "
