@@ -34,7 +34,7 @@ from dnatune.finetune import (
     lora_target_modules,
     prepare_method,
 )
-from dnatune.models import init_scratch_model
+from dnatune.models import init_scratch_model, load_sequence_classifier
 from dnatune.tokenizers import DnaTokenizer, build_tokenizer
 
 SPEC = {
@@ -145,10 +145,14 @@ def test_full_finetune_learns_and_predicts_every_row_once(full_run, binary_task)
         history["best_metric"]
     )
     assert history["best_metric"] > 0.8
-    # the saved model reloads as a classifier that reproduces the test scores
+    # the saved model reloads (with the mean pooling it was trained with, the default)
+    # as a classifier that reproduces the test scores
     assert (full_run / "model" / "dnatune_tokenizer.json").exists()
-    model = AutoModelForSequenceClassification.from_pretrained(full_run / "model").eval()
-    tokenizer = DnaTokenizer.from_pretrained(full_run / "model")
+    assert history["pooling"] == "mean"
+    model, tokenizer = load_sequence_classifier(
+        full_run / "model", 2, "single_label_classification", reinitialise=False, seed=1
+    )
+    model.eval()
     test = pd.read_parquet(binary_task / "test.parquet")
     batch = tokenizer.hf.pad(tokenizer(test["sequence"].tolist()[:4]), return_tensors="pt")
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Multi-process launch: a 2-process gloo DDP pre-training equals a 1-process one."""
+"""Multi-process launch: 2-process gloo DDP pre-training and fine-tuning equal 1-process runs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ import json
 import logging
 import sys
 
+import pandas as pd
 import pytest
 from model_fixtures import pretrain_args, tiny_setup
 from safetensors.torch import load_file
+from test_finetune import SPEC, make_task
 
 from dnatune import launch
+from dnatune.finetune import FinetuneArguments
+from dnatune.models import init_scratch_model
 from dnatune.pretrain import PretrainArguments
+from dnatune.tokenizers import build_tokenizer
 
 
 def test_two_process_ddp_matches_one_process(tmp_path):
@@ -38,6 +43,40 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert one.keys() == two.keys()
     assert max((one[k] - two[k]).abs().max().item() for k in one) < 1e-4
     assert runs[2]["eval_loss"] == pytest.approx(runs[1]["eval_loss"], abs=1e-4)
+
+
+def test_two_process_ddp_finetune_matches_one_process(tmp_path):
+    # no dropout, a train split that fills every global batch of 16: only the split of
+    # each batch over the processes differs (and so the padding of the halves)
+    build_tokenizer({"kind": "char"}, tmp_path / "tokenizer")
+    init_scratch_model({**SPEC, "dropout": 0.0}, tmp_path / "tokenizer", tmp_path / "base", seed=0)
+    task = make_task(tmp_path / "gc", "binary", sizes=(64, 32, 32))
+    settings = {"lr": 5e-3, "batch_size": 16, "epochs": 3, "eval_steps": 4, "threads": 1}
+    runs = {}
+    for nproc in (1, 2):
+        args = FinetuneArguments.from_settings(
+            settings,
+            model_dir=str(tmp_path / "base"),
+            task_dir=str(task),
+            output_dir=str(tmp_path / f"out{nproc}"),
+            checkpoint_dir=str(tmp_path / f"checkpoints{nproc}"),
+        )
+        runs[nproc] = launch.launch("dnatune.finetune:finetune", args, nproc=nproc)
+
+    assert runs[1]["world_size"] == 1 and runs[2]["world_size"] == 2
+    assert runs[1]["train_steps"] == runs[2]["train_steps"] == 12  # 64 / 16 x 3 epochs
+    losses = [[e["loss"] for e in runs[n]["log_history"] if "loss" in e] for n in (1, 2)]
+    assert len(losses[0]) == len(losses[1]) >= 4
+    assert losses[0] == pytest.approx(losses[1], abs=1e-4)
+    assert runs[2]["best_step"] == runs[1]["best_step"]
+    # predictions: every val and test row once, in order, with the same scores
+    one, two = (pd.read_parquet(tmp_path / f"out{n}" / "predictions.parquet") for n in (1, 2))
+    pd.testing.assert_frame_equal(one, two, check_exact=False, atol=1e-4, rtol=0)
+    assert len(two) == 64 and set(two["split"]) == {"val", "test"}
+    assert json.loads((tmp_path / "out2" / "history.json").read_text())["world_size"] == 2
+    one, two = (load_file(tmp_path / f"out{n}" / "model" / "model.safetensors") for n in (1, 2))
+    assert max((one[k] - two[k]).abs().max().item() for k in one) < 1e-4
+    assert not (tmp_path / "checkpoints2").exists()  # rank 0 cleaned up
 
 
 def test_failing_workers_raise_and_their_output_is_logged(tmp_path, monkeypatch, caplog):

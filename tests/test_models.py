@@ -132,6 +132,34 @@ def test_classifier_keeps_pretrained_weights_or_reinitialises_by_seed(
     assert torch.allclose(logits[1], alone[0], atol=1e-5)  # padding does not change the result
 
 
+@pytest.mark.parametrize("architecture", ["bert", "esm"])
+def test_mean_pooling_reads_every_token_ignores_padding_and_reloads(
+    tmp_path, kmer_tokenizer, architecture
+):
+    model_dir = make_model(tmp_path / "base", kmer_tokenizer, architecture, seed=5)
+    first, tokenizer = load_sequence_classifier(model_dir, 2, PROBLEM, False, seed=0)
+    mean, _ = load_sequence_classifier(model_dir, 2, PROBLEM, False, seed=0, pooling="mean")
+    assert first.config.dnatune_pooling == "first" and mean.config.dnatune_pooling == "mean"
+    first.eval(), mean.eval()
+    seqs = ["ACGTACGTAC", "ACGTAC", "ACGTTT"]
+    batch = tokenizer.hf.pad(tokenizer(seqs), return_tensors="pt")
+    with torch.no_grad():
+        logits = mean(**batch).logits
+        alone = mean(**tokenizer.hf.pad(tokenizer(seqs[1:2]), return_tensors="pt")).logits
+        # the same weights, read from the first token instead: a different result
+        assert not torch.allclose(logits, first(**batch).logits, atol=1e-4)
+    assert torch.allclose(logits[1], alone[0], atol=1e-5)  # padding does not change the result
+    # a saved model records its pooling and reloads with it
+    mean.save_pretrained(tmp_path / "tuned")
+    tokenizer.save_pretrained(tmp_path / "tuned")
+    again, _ = load_sequence_classifier(tmp_path / "tuned", 2, PROBLEM, False, seed=1)
+    assert again.config.dnatune_pooling == "mean"
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(**batch).logits, logits)
+    with pytest.raises(ModelSourceError, match="finetune.pooling"):
+        load_sequence_classifier(model_dir, 2, PROBLEM, False, seed=0, pooling="max")
+
+
 def test_decoder_without_pad_id_gets_the_tokenizers(tmp_path, kmer_tokenizer):
     model_dir = make_model(tmp_path / "base", kmer_tokenizer, "gpt2")
     config = json.loads((model_dir / "config.json").read_text())

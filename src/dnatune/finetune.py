@@ -9,16 +9,22 @@ training loop, evaluation, early stopping and best-model selection.
 - dynamic padding (DataCollatorWithPadding) and length-grouped batches;
 - model selection on val only; test is predicted once, at the end;
 - sequences longer than the model accepts are truncated or slid over in
-  overlapping windows (predictions averaged per sequence), and counted.
+  overlapping windows (predictions averaged per sequence), and counted;
+- checkpoints go to `checkpoint_dir`, outside the cell's outputs, so that a
+  killed or requeued job resumes from the last one (early-stopping state and
+  the best checkpoint included) when its settings and inputs are unchanged;
+- under torchrun (`dnatune.launch`) it trains with DDP over the processes,
+  `batch_size` being the global batch; rank 0 writes the outputs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
-import tempfile
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,20 +34,31 @@ import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
-from torch.utils.data import SequentialSampler
+from torch.utils.data import Sampler, SequentialSampler
 from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
     TrainerCallback,
+    TrainerState,
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import TrainOutput
 from transformers.utils import logging as hf_logging
 
 from dnatune import metrics
 from dnatune.atomic import atomic_path
+from dnatune.checkpoints import (
+    checkpoint_step,
+    discard_stale_checkpoints,
+    inputs_digest,
+    last_complete_checkpoint,
+    remove_checkpoints,
+)
 from dnatune.evaluate import prediction_arrays
+from dnatune.launch import device_flags, per_device_batch
 from dnatune.models import load_sequence_classifier, max_model_tokens
 
 logger = logging.getLogger(__name__)
@@ -64,6 +81,7 @@ LORA_TARGETS = {
 # masked-LM pre-training leaves it untrained.
 HEAD_MODULES = ("classifier", "score", "pooler")
 SPLITS = ("train", "val", "test")
+FINGERPRINT = "dnatune_finetune_args.json"  # beside the checkpoints: what they were made with
 
 
 class FinetuneInputError(ValueError):
@@ -77,10 +95,15 @@ class FinetuneArguments:
     model_dir: str
     task_dir: str
     output_dir: str
+    # checkpoints, outside the outputs so that a killed job resumes from them
+    # (results/checkpoints/finetune/{cell}); "" puts them in output_dir/.checkpoints
+    checkpoint_dir: str = ""
+    keep_checkpoints: bool = False  # else deleted once the cell's outputs are complete
     reinitialise: bool = False
     label_fraction: float = 1.0
     seed: int = 0
     method: str = "full"
+    pooling: str = "mean"  # encoder heads: mean of the token states, or "first" ([CLS])
     epochs: float = 3.0
     max_steps: int = -1
     lr: float = 5e-5
@@ -134,13 +157,18 @@ class Encoded:
     n_windows: int = 0
 
 
-def finetune(args: FinetuneArguments) -> dict:
-    """Train one cell and write model/, history.json and predictions.parquet; return the history."""
+def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
+    """Train one cell and write model/, history.json and predictions.parquet; return the history.
+
+    The history comes back JSON-safe (as written), so `dnatune.launch` can hand it over
+    from a torchrun worker. `callbacks`: extra TrainerCallbacks (tests use them).
+    """
     on_cpu = not torch.cuda.is_available()
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     set_seed(args.seed, deterministic=on_cpu)
     hf_logging.disable_progress_bar()  # saving takes well under a second
     if args.threads:
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(max(1, args.threads // world_size))
     _check_arguments(args)
 
     task = load_task(args.task_dir)
@@ -170,6 +198,7 @@ def finetune(args: FinetuneArguments) -> dict:
         reinitialise=args.reinitialise,
         seed=args.seed,
         trust_remote_code=args.trust_remote_code,
+        pooling=args.pooling,
     )
     if args.attn_implementation:
         _set_attention(model, args.attn_implementation)
@@ -213,23 +242,24 @@ def finetune(args: FinetuneArguments) -> dict:
     precision = _precision(args.precision)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".checkpoints-", dir=output_dir) as checkpoints:
+    with cell_checkpoints(args) as checkpoint_dir:
+        batch_size = per_device_batch(args.batch_size, world_size)  # global batch kept under DDP
         training_args = TrainingArguments(
-            output_dir=checkpoints,
+            output_dir=checkpoint_dir,
             num_train_epochs=args.epochs,
             max_steps=args.max_steps,
             learning_rate=args.lr,
-            per_device_train_batch_size=args.batch_size,
-            per_device_eval_batch_size=args.batch_size,
+            per_device_train_batch_size=batch_size,
+            per_device_eval_batch_size=batch_size,
             weight_decay=args.weight_decay,
             warmup_steps=int(args.warmup_ratio * total_steps),
             eval_strategy="steps",
             eval_steps=eval_every,
             save_strategy="steps",
             save_steps=eval_every,
-            save_total_limit=1,
-            save_only_model=True,
+            save_total_limit=1,  # plus the best one: the Trainer keeps it for load_best_model_at_end
             load_best_model_at_end=True,
+            restore_callback_states_from_checkpoint=True,  # early stopping's patience count
             metric_for_best_model=headline,
             greater_is_better=metrics.greater_is_better(headline),
             logging_steps=eval_every,
@@ -243,8 +273,20 @@ def finetune(args: FinetuneArguments) -> dict:
             report_to="none",
             disable_tqdm=True,
             **_sampling_arguments(args.group_by_length),
+            # probe and LoRA leave weights out of the backward pass: let DDP look for them
+            **device_flags(world_size, find_unused_parameters=None),
+            # classification heads average their loss over the batch; with the default (True)
+            # transformers also scales it by the process count, doubling DDP's gradients
+            average_tokens_across_devices=False,
         )
-        callbacks = [EvaluateAtEnd()]
+        # resume from the last checkpoint of this exact cell, if a killed job left one
+        with training_args.main_process_first(desc="checkpoints"):
+            if training_args.process_index == 0:
+                discard_stale_checkpoints(checkpoint_dir, run_fingerprint(args), FINGERPRINT)
+            last = last_complete_checkpoint(checkpoint_dir, clean=training_args.process_index == 0)
+        if last:
+            logger.info("resuming from %s", last)
+        callbacks = [EvaluateAtEnd(), *(callbacks or [])]
         if args.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
         padding = "max_length" if args.pad_to_max_length else "longest"
@@ -264,7 +306,14 @@ def finetune(args: FinetuneArguments) -> dict:
             callbacks=callbacks,
         )
         started = time.perf_counter()
-        train_result = trainer.train()
+        if last and training_stopped(last):
+            # killed after its final checkpoint, before its outputs: train() would run a
+            # step more; only its ending is left, loading the best model
+            trainer.state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
+            trainer._load_best_model()
+            train_result = TrainOutput(trainer.state.global_step, float("nan"), {})
+        else:
+            train_result = trainer.train(resume_from_checkpoint=last)
         train_seconds = time.perf_counter() - started
         state = trainer.state
         logger.info(
@@ -297,6 +346,8 @@ def finetune(args: FinetuneArguments) -> dict:
             "log_history": state.log_history,
             "train_seconds": train_seconds,
             "train_steps": state.global_step,
+            "resumed_from_step": checkpoint_step(last),  # train_seconds counts this job only
+            "world_size": world_size,
             "train_samples_per_second": train_result.metrics.get("train_samples_per_second"),
             "best_step": state.best_global_step,
             "best_metric": state.best_metric,
@@ -309,6 +360,7 @@ def finetune(args: FinetuneArguments) -> dict:
             "label_fraction": args.label_fraction,
             "seed": args.seed,
             "method": args.method,
+            "pooling": getattr(model.config, "dnatune_pooling", None),
             "reinitialise": args.reinitialise,
             "trainable_parameters": trainable,
             "total_parameters": total,
@@ -324,8 +376,9 @@ def finetune(args: FinetuneArguments) -> dict:
             "padding": padding,
             "group_by_length": args.group_by_length,
         }
-        save_cell(trainer, tokenizer, task, args, history, predictions, output_dir)
-    return history
+        if trainer.is_world_process_zero():
+            save_cell(trainer, tokenizer, task, args, history, predictions, output_dir)
+    return _finite(history)
 
 
 # ---------------------------------------------------------------- task data
@@ -644,7 +697,11 @@ def _sampling_arguments(group_by_length: bool) -> dict:
 
 
 def _check_arguments(args: FinetuneArguments) -> None:
-    choices = {"method": ("full", "lora", "probe"), "long_sequences": ("truncate", "slide")}
+    choices = {
+        "method": ("full", "lora", "probe"),
+        "long_sequences": ("truncate", "slide"),
+        "pooling": ("mean", "first"),
+    }
     for key, allowed in choices.items():
         if getattr(args, key) not in allowed:
             raise FinetuneInputError(
@@ -656,10 +713,41 @@ def _check_arguments(args: FinetuneArguments) -> None:
 
 
 class CellTrainer(Trainer):
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler):
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return EpochSeededSampler(sampler, seed)
+        return sampler
+
     def _get_eval_sampler(self, eval_dataset):
         # transformers 5 also length-groups eval batches; keep dataset order so that
         # predictions line up with task rows
         return SequentialSampler(eval_dataset)
+
+
+class EpochSeededSampler(Sampler):
+    """A LengthGroupedSampler whose order is drawn from seed + epoch.
+
+    transformers' draws from the global RNG when an epoch starts, which a job
+    resumed mid-epoch cannot replay; seeded per epoch, the resumed epoch has the
+    order it had and skips exactly the batches already trained (as the Trainer's
+    stock random sampler does through accelerate).
+    """
+
+    def __init__(self, sampler: LengthGroupedSampler, seed: int):
+        self.sampler, self.seed, self.epoch = sampler, seed, 0
+        sampler.generator = torch.Generator()
+
+    def set_epoch(self, epoch: int) -> None:  # the Trainer calls it before each epoch
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        self.sampler.generator.manual_seed(self.seed + self.epoch)
+        return iter(self.sampler)
 
 
 class EvaluateAtEnd(TrainerCallback):
@@ -730,6 +818,37 @@ def scores_from_logits(task_type: str, logits) -> np.ndarray:
     return logits.reshape(len(logits), -1)[:, 0].numpy()
 
 
+# ---------------------------------------------------------------- checkpoints
+
+
+@contextlib.contextmanager
+def cell_checkpoints(args: FinetuneArguments):
+    """The cell's checkpoint directory; rank 0 deletes it once the outputs are complete.
+
+    A failed or killed run leaves it for the next run to resume from.
+    """
+    directory = args.checkpoint_dir or str(Path(args.output_dir) / ".checkpoints")
+    yield directory
+    if not args.keep_checkpoints and int(os.environ.get("RANK", "0")) == 0:
+        remove_checkpoints(directory)
+
+
+def training_stopped(checkpoint: str) -> bool:
+    """Whether `checkpoint` is where training ended (early stopping or the last step)."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    control = state.get("stateful_callbacks", {}).get("TrainerControl", {})
+    return bool(control.get("args", {}).get("should_training_stop"))
+
+
+def run_fingerprint(args: FinetuneArguments) -> dict:
+    """What a cell's checkpoints depend on: its settings and its input files (name, size, mtime)."""
+    settings = dataclasses.asdict(args)
+    for key in ("output_dir", "checkpoint_dir", "keep_checkpoints", "threads"):
+        settings.pop(key)
+    settings["inputs_sha256"] = inputs_digest([args.model_dir, args.task_dir])
+    return settings
+
+
 # ---------------------------------------------------------------- outputs
 
 
@@ -763,6 +882,7 @@ def save_cell(trainer, tokenizer, task, args, history, predictions, output_dir: 
                 {
                     "base_model": str(args.model_dir),
                     "method": args.method,
+                    "pooling": history["pooling"],
                     "task": task.name,
                     "type": task.type,
                     "num_labels": task.num_labels,

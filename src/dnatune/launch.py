@@ -5,7 +5,8 @@ The function then runs once per device under torchrun, and the transformers
 Trainer sees the torchrun environment and trains with DistributedDataParallel
 (NCCL on GPUs; gloo on CPUs, which is how the tests run it). The workers'
 output is copied into the calling process's log, and rank 0's return value is
-handed back.
+handed back. `per_device_batch` and `device_flags` give each worker's Trainer
+its share of the global batch and its DDP backend.
 
     python -m dnatune.launch SPEC.json     # what each torchrun worker runs
 """
@@ -108,6 +109,34 @@ def check_devices(nproc: int) -> None:
             )
     else:
         logger.warning("no CUDA device: running %d CPU processes with the gloo backend", nproc)
+
+
+def per_device_batch(global_batch: int, world_size: int) -> int:
+    """The per-process batch of a run over `world_size` processes that keeps `global_batch`."""
+    per_device = max(1, global_batch // world_size)
+    if per_device * world_size != global_batch:
+        logger.warning(
+            "batch size %d does not split over %d processes; using %d per process (global %d)",
+            global_batch,
+            world_size,
+            per_device,
+            per_device * world_size,
+        )
+    return per_device
+
+
+def device_flags(world_size: int, find_unused_parameters: bool | None = False) -> dict:
+    """TrainingArguments for the device: gloo for multi-process DDP on CPUs, NCCL on GPUs.
+
+    find_unused_parameters=None leaves it to transformers (True unless gradient
+    checkpointing), for models whose forward pass may skip some weights.
+    """
+    import torch
+
+    ddp = {"ddp_find_unused_parameters": find_unused_parameters} if world_size > 1 else {}
+    if torch.cuda.is_available():
+        return ddp
+    return {"use_cpu": True, **ddp, **({"ddp_backend": "gloo"} if world_size > 1 else {})}
 
 
 def worker(spec_path: str) -> None:

@@ -10,14 +10,11 @@ written atomically with its tokenizer and trainer_state.json.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +31,10 @@ from transformers import (
 )
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from dnatune import checkpoints
 from dnatune.atomic import atomic_path
+from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
+from dnatune.launch import device_flags, per_device_batch
 from dnatune.models import max_model_tokens, model_family
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class PretrainArguments:
     model_dir: str  # MODEL_BASE: the HF model dir with its tokenizer
     corpus_dirs: list[str]  # CORPUS_DIR of each pre-training genome, the model's tokenizer
     output_dir: str  # MODEL_STAGE, written atomically at the end
-    checkpoint_dir: str  # results/checkpoints/{model}/{stage}: survives a killed job
+    checkpoint_dir: str  # results/checkpoints/pretrain/{model}/{stage}: survives a killed job
     objective: str = "auto"  # auto: mlm for encoders, clm for decoders
     max_steps: int = 2000
     batch_size: int = 32  # global batch, split over the processes of a multi-GPU run
@@ -117,6 +117,10 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         disable_tqdm=True,
         **precision_flags(args.precision),
         **device_flags(world_size),
+        # BERT's and ESM's masked-LM heads average their loss over the batch themselves;
+        # with the default (True) transformers also scales it by the process count,
+        # doubling DDP's gradients. Off, each process averages its own tokens.
+        average_tokens_across_devices=False,
     )
 
     # 3. resume from the last checkpoint of this exact run, if a killed job left one
@@ -189,10 +193,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
             tokenizer.save_pretrained(tmp)
             trainer.state.save_to_json(str(tmp / "trainer_state.json"))
             (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-        if not args.keep_checkpoints:
-            shutil.rmtree(args.checkpoint_dir, ignore_errors=True)
-            with contextlib.suppress(OSError):  # results/checkpoints/{model}/ when now empty
-                Path(args.checkpoint_dir).parent.rmdir()
+        if not args.keep_checkpoints:  # and results/checkpoints/pretrain/{model}/ when now empty
+            checkpoints.remove_checkpoints(args.checkpoint_dir, levels=1)
         logger.info(
             "pre-trained %d steps: train loss %.3f, val loss %s (uniform guess %.3f) -> %s",
             summary["global_step"],
@@ -223,19 +225,6 @@ def resolve_objective(objective: str, config) -> str:
     return objective
 
 
-def per_device_batch(global_batch: int, world_size: int) -> int:
-    per_device = max(1, global_batch // world_size)
-    if per_device * world_size != global_batch:
-        logger.warning(
-            "batch size %d does not split over %d processes; using %d per process (global %d)",
-            global_batch,
-            world_size,
-            per_device,
-            per_device * world_size,
-        )
-    return per_device
-
-
 def precision_flags(precision: str) -> dict:
     if precision == "auto":
         cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -243,14 +232,6 @@ def precision_flags(precision: str) -> dict:
     if precision not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"key 'pretrain.precision': '{precision}' is not auto, fp32, bf16 or fp16")
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
-
-
-def device_flags(world_size: int) -> dict:
-    """CPU runs (tests, laptops) use gloo for multi-process DDP; GPU runs use NCCL."""
-    ddp = {"ddp_find_unused_parameters": False} if world_size > 1 else {}
-    if torch.cuda.is_available():
-        return ddp
-    return {"use_cpu": True, **ddp, **({"ddp_backend": "gloo"} if world_size > 1 else {})}
 
 
 def describe_device(training_args: TrainingArguments, model) -> str:
@@ -269,50 +250,13 @@ def run_fingerprint(args: PretrainArguments) -> dict:
     settings = dataclasses.asdict(args)
     for key in ("output_dir", "checkpoint_dir", "threads", "keep_checkpoints", "genomes"):
         settings.pop(key)
-    files = []
-    for root in [args.model_dir, *args.corpus_dirs]:
-        for path in sorted(Path(root).rglob("*")):
-            if path.is_file():
-                stat = path.stat()
-                files.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
-    settings["inputs_sha256"] = hashlib.sha256("\n".join(files).encode()).hexdigest()
+    settings["inputs_sha256"] = checkpoints.inputs_digest([args.model_dir, *args.corpus_dirs])
     return settings
 
 
 def discard_stale_checkpoints(args: PretrainArguments) -> None:
     """Keep checkpoints only if they come from a run with the same fingerprint."""
-    directory = Path(args.checkpoint_dir)
-    stamp = directory / FINGERPRINT
-    current = run_fingerprint(args)
-    if directory.is_dir() and any(directory.iterdir()):
-        previous = json.loads(stamp.read_text()) if stamp.exists() else None
-        if previous == current:
-            return
-        logger.info("discarding checkpoints in %s: made with other settings or inputs", directory)
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(current, indent=2) + "\n")
-
-
-def last_complete_checkpoint(directory: str, clean: bool = False) -> str | None:
-    """The newest checkpoint that was completely written (trainer_state.json is its last file).
-
-    A job killed while saving leaves a checkpoint without it; `clean` removes such leftovers.
-    """
-    if not Path(directory).is_dir():
-        return None
-    found = [p for p in Path(directory).glob("checkpoint-*") if p.name[11:].isdigit()]
-    for path in sorted(found, key=lambda p: int(p.name[11:]), reverse=True):
-        if (path / "trainer_state.json").exists():
-            return str(path)
-        logger.info("ignoring %s: written only in part when the job was killed", path)
-        if clean:
-            shutil.rmtree(path)
-    return None
-
-
-def checkpoint_step(path: str | None) -> int:
-    return int(Path(path).name.rsplit("-", 1)[1]) if path else 0
+    checkpoints.discard_stale_checkpoints(args.checkpoint_dir, run_fingerprint(args), FINGERPRINT)
 
 
 def corpus_windows(corpus_dirs: list[str], split: str) -> int:

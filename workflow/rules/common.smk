@@ -241,7 +241,7 @@ def tokenizer_inputs(wildcards):
 # ---------------------------------------------------------------- models and pretraining stage
 # Checkpoints live outside the rule's output (snakemake deletes outputs before a
 # job runs), so a killed or requeued pre-training resumes from the last one.
-CHECKPOINT_DIR = "results/checkpoints/{model}/{stage}"
+PRETRAIN_CHECKPOINT_DIR = "results/checkpoints/pretrain/{model}/{stage}"
 PRETRAIN_THREADS = 8  # capped by --cores locally; cpus per task on a cluster
 HF_MODELS = [m for m in MODELS if not is_scratch_spec(config["models"][m])]
 SCRATCH_MODELS = [m for m in MODELS if is_scratch_spec(config["models"][m])]
@@ -340,6 +340,8 @@ GRID_KEYS = ("seeds", "label_fractions", "variants")
 FINETUNE_PREDICTIONS = f"{FINETUNE_DIR}/predictions.parquet"
 FINETUNE_HISTORY = f"{FINETUNE_DIR}/history.json"
 FINETUNE_MODEL = f"{FINETUNE_DIR}/model"
+# a cell's checkpoints, outside its outputs: a killed or requeued job resumes from them
+FINETUNE_CHECKPOINT_DIR = f"results/checkpoints/finetune/{CELL}"
 from dnatune.metrics import headline_metric
 
 for _task, _spec in config["tasks"].items():  # a wrong metric name fails before any job

@@ -25,5 +25,6 @@ rule finetune:
         gpu=model_gpus,
     params:
         settings=finetune_settings,
+        checkpoint_dir=FINETUNE_CHECKPOINT_DIR,
     script:
         "../scripts/finetune.py"

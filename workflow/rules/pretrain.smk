@@ -61,6 +61,6 @@ rule pretrain:
     params:
         settings=pretrain_settings,
         genomes=PRETRAIN_GENOMES,
-        checkpoint_dir=CHECKPOINT_DIR,
+        checkpoint_dir=PRETRAIN_CHECKPOINT_DIR,
     script:
         "../scripts/pretrain.py"
