@@ -63,9 +63,9 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):
-    """Run the real workflow in `workdir` with its config.yaml; return the CompletedProcess."""
-    cmd = [
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The command line running the real workflow in `workdir` with its config.yaml."""
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -77,6 +77,11 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
         str(workdir / "config.yaml"),
         *args,
     ]
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):
+    """Run the real workflow in `workdir` with its config.yaml; return the CompletedProcess."""
+    cmd = snakemake_command(workdir, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -13,13 +13,12 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SNAKEFILE, tiny_config, write_config
+from conftest import ROOT, snakemake_command, tiny_config, write_config
 
 pytestmark = pytest.mark.slurm
 
@@ -98,23 +97,12 @@ def slurm_run(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm_run")
     write_config(workdir, tiny_config())
     cmd = [
-        "timeout",
-        "-k",
-        "20",
-        str(TIMEOUT_S),
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--profile",
-        str(ROOT / "profiles" / "slurm"),
-        "--profile",
-        str(ROOT / "tests" / "profiles" / "slurm-ci"),
+        *("timeout", "-k", "20", str(TIMEOUT_S)),
+        *snakemake_command(
+            workdir,
+            *("--profile", str(ROOT / "profiles" / "slurm")),
+            *("--profile", str(ROOT / "tests" / "profiles" / "slurm-ci")),
+        ),
     ]
     recorder = JobRecorder(workdir)
     recorder.start()
