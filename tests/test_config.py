@@ -108,4 +108,6 @@ def test_variants_and_tokenizer_ids():
     assert variants_for(hub, ["scratch", "continued"]) == ["scratch", "continued"]
     assert tokenizer_id("m", spec) == "kmer6-nonoverlap"
     assert tokenizer_id("nt", hub) == "hf-nt"
+    bpe = {"scratch": {"tokenizer": {"kind": "bpe", "vocab_size": 512, "train_windows": 100}}}
+    assert tokenizer_id("b", bpe) == "bpe512-100w"  # trained differently: a tokenizer of its own
     assert fraction_label(0.050) == "0.05" and fraction_label(1) == "1"

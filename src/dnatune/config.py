@@ -189,5 +189,5 @@ def tokenizer_id(model: str, model_cfg: dict) -> str:
     if kind == "kmer":
         return f"kmer{spec['k']}-{'overlap' if spec['overlap'] else 'nonoverlap'}"
     if kind == "bpe":
-        return f"bpe{spec['vocab_size']}"
+        return f"bpe{spec['vocab_size']}-{spec.get('train_windows', 20000)}w"
     return f"hf-{model}"
