@@ -17,6 +17,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from dnatune.evaluate import prediction_arrays
+
 logger = logging.getLogger(__name__)
 
 CELL_FILES = {"metrics.json", "history.json", "predictions.parquet"}
@@ -160,28 +162,13 @@ def read_test_predictions(path: str | Path, task_type: str) -> Predictions:
         raise ReportInputError(f"{path}: has no rows with split == 'test'")
     if test["row"].duplicated().any():
         raise ReportInputError(f"{path}: test row numbers repeat; each test example once")
-    if task_type == "binary":
-        score_cols = ["score"]
-    elif task_type == "regression":
-        score_cols = ["prediction"]
-    else:
-        score_cols = sorted(
-            (c for c in test.columns if c.startswith("score_")), key=lambda c: int(c[6:])
-        )
-    if not score_cols or any(c not in test.columns for c in score_cols):
+    try:  # the same arrays metrics.json was computed from
+        labels, scores = prediction_arrays(test, task_type)
+    except KeyError:
         raise ReportInputError(
             f"{path}: a {task_type} task needs the column(s) "
             f"{'score' if task_type == 'binary' else 'prediction' if task_type == 'regression' else 'score_0..score_{C-1}'}"
-        )
-    scores = test[score_cols].to_numpy(dtype=float)
-    if task_type in ("binary", "regression"):
-        scores = scores[:, 0]
-    if task_type == "multilabel":
-        labels = np.stack([np.asarray(v, dtype=np.int64) for v in test["label"]])
-    elif task_type == "regression":
-        labels = test["label"].to_numpy(dtype=float)
-    else:
-        labels = test["label"].to_numpy(dtype=np.int64)
+        ) from None
     return Predictions(test["row"].to_numpy(), labels, scores)
 
 
