@@ -21,7 +21,10 @@ JOB = textwrap.dedent(
     from dnatune.gpu_slots import claim_gpus
     n, out, release = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     with claim_gpus(n, poll_seconds=0.05) as devices:
-        out.write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+        # written whole, then renamed: the test reads it as soon as it exists
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+        tmp.rename(out)
         while not release.exists():
             time.sleep(0.02)
     """
