@@ -26,6 +26,7 @@ import numpy as np
 
 from dnatune import kmer
 from dnatune.atomic import atomic_path
+from dnatune.heap import reuse_freed_memory
 from dnatune.tokenizers import DnaTokenizer, build_tokenizer
 from dnatune.windows import SPLITS
 
@@ -214,6 +215,7 @@ def build_corpus(
     import pyarrow.parquet as pq
     from tqdm import tqdm
 
+    reuse_freed_memory()
     tokenizer = DnaTokenizer.from_pretrained(tokenizer_dir)
     total = pq.ParquetFile(str(windows_path)).metadata.num_rows
     logger.info(

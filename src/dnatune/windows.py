@@ -30,6 +30,7 @@ import numpy as np
 
 from dnatune import kmer
 from dnatune.atomic import atomic_path
+from dnatune.heap import reuse_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -326,6 +327,7 @@ def make_windows(
     import pyarrow.parquet as pq
     import pysam
 
+    reuse_freed_memory()
     if isinstance(settings, dict):
         settings = WindowSettings.from_config(settings)
     split_cfg = {"val": 0.05, "test": 0.05, "by": "chromosome", "block_size": 1_000_000}
