@@ -27,6 +27,7 @@ import numpy as np
 from dnatune import kmer
 from dnatune.atomic import atomic_path
 from dnatune.heap import reuse_freed_memory
+from dnatune.indexed_fasta import IndexedFasta
 from dnatune.tokenizers import DnaTokenizer, build_tokenizer
 from dnatune.windows import SPLITS
 
@@ -42,10 +43,8 @@ class CorpusError(ValueError):
 
 
 def _open_fasta(path):
-    import pysam
-
     try:
-        return pysam.FastaFile(str(path))
+        return IndexedFasta(path)
     except (OSError, ValueError) as err:
         raise CorpusError(f"cannot open {path} as an indexed bgzip FASTA: {err}") from err
 
@@ -118,7 +117,7 @@ def iter_window_groups(
 
 def _fetch_rows(fasta, chrom, starts, ends, minus, splits):
     region_start, region_end = int(starts.min()), int(ends.max())
-    chunk = kmer.as_bytes(fasta.fetch(chrom, region_start, region_end))
+    chunk = fasta.fetch(chrom, region_start, region_end)
     if len(chunk) != region_end - region_start:
         raise CorpusError(
             f"window {chrom}:{region_start}-{region_end} runs past the chromosome end "

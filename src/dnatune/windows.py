@@ -31,6 +31,7 @@ import numpy as np
 from dnatune import kmer
 from dnatune.atomic import atomic_path
 from dnatune.heap import reuse_freed_memory
+from dnatune.indexed_fasta import IndexedFasta
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +326,6 @@ def make_windows(
 ) -> dict:
     """Write windows.parquet for a bgzip FASTA; returns counts per split and per drop reason."""
     import pyarrow.parquet as pq
-    import pysam
 
     reuse_freed_memory()
     if isinstance(settings, dict):
@@ -336,7 +336,7 @@ def make_windows(
     exclude = read_bed(settings.exclude_bed) if settings.exclude_bed else None
 
     try:
-        fasta = pysam.FastaFile(str(genome_fa))
+        fasta = IndexedFasta(genome_fa)
     except (OSError, ValueError) as err:
         raise WindowsError(
             f"cannot open {genome_fa} as an indexed FASTA ({err}); it should be the bgzip "
@@ -408,7 +408,7 @@ def make_windows(
 def _chunk_windows(fasta, chrom, starts, last, settings, plan, include, exclude, counts, schema):
     size = settings.size
     region_start, region_end = int(starts[0]), int(starts[-1]) + size
-    seq = kmer.as_bytes(fasta.fetch(chrom, region_start, region_end))
+    seq = fasta.fetch(chrom, region_start, region_end)
     is_n = kmer.n_mask(seq)
     if is_n is not None:  # chunks overlap by size - stride: count each base once
         own = len(seq) if last else len(starts) * settings.stride
