@@ -5,7 +5,9 @@ generated bgzip genome and, in the same run, the conventional baseline: the same
 fetched with pysam and tokenized by `datasets.map(batched=True)` with the equivalent
 Hugging Face tokenizer, then written to Parquet. The baseline runs on the first
 `--baseline-mbp` of the genome (it is slow) and is scaled by the genome share it covers.
-Each side runs in its own process so that its peak RSS is its own.
+Each side runs `--repeat` times (default 3), each run in its own process so that its peak
+RSS is its own; the medians are printed, and the per-run figures beside them (on a VM the
+first run to write the corpus also pays for the first touch of page-cache memory).
 
 One JSON object per line and kind: kind, mbp_per_s (genome Mbp per wall second),
 mbp_per_s_per_core (genome Mbp per CPU second), baseline_mbp_per_s, speedup, peak_rss_mb,
@@ -29,6 +31,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -162,6 +165,41 @@ def _child(args: list[str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _record(kind: str, ours: list[dict], base: list[dict], lengths: list[int], args) -> dict:
+    """Medians over the repeats; the per-run figures are kept under `runs_*`."""
+    mbp = sum(lengths) / 1e6
+    rate = [mbp / run["wall_s"] for run in ours]
+    per_core = [mbp / run["cpu_s"] for run in ours]
+    base_rate = [run["genome_bp"] / 1e6 / run["wall_s"] for run in base]
+    median = statistics.median
+    return {
+        "kind": kind,
+        "mbp_per_s": round(median(rate), 2),
+        "mbp_per_s_per_core": round(median(per_core), 2),
+        "baseline_mbp_per_s": round(median(base_rate), 3),
+        "speedup": round(median(rate) / median(base_rate), 1),
+        "peak_rss_mb": round(max(run["peak_rss_mb"] for run in ours)),
+        "repeats": len(ours),
+        "runs_mbp_per_s": [round(r, 2) for r in rate],
+        "runs_mbp_per_s_per_core": [round(r, 2) for r in per_core],
+        "runs_baseline_mbp_per_s": [round(r, 3) for r in base_rate],
+        "genome_mbp": round(mbp, 1),
+        "longest_chrom_mbp": round(max(lengths) / 1e6, 1),
+        "window": args.window,
+        "stride": args.stride,
+        "shard_format": args.format,
+        "wall_s": round(median(run["wall_s"] for run in ours), 2),
+        "windows_s": round(median(run["windows_s"] for run in ours), 2),
+        "cpu_s": round(median(run["cpu_s"] for run in ours), 2),
+        "windows_cpu_s": round(median(run["windows_cpu_s"] for run in ours), 2),
+        "baseline_mbp": round(base[0]["genome_bp"] / 1e6, 2),
+        "baseline_mbp_per_s_per_core": round(
+            median(run["genome_bp"] / 1e6 / run["cpu_s"] for run in base), 3
+        ),
+        "baseline_peak_rss_mb": round(max(run["peak_rss_mb"] for run in base)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mbp", type=float, default=100.0, help="genome size (default 100)")
@@ -173,6 +211,9 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=256)
     parser.add_argument("--baseline-mbp", type=float, default=2.0)
     parser.add_argument("--kinds", default="char,kmer6")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per side and kind; medians are printed"
+    )
     parser.add_argument("--format", default="arrow", choices=["arrow", "parquet"], help="shards")
     parser.add_argument("--workdir", help="keep files here (default: a temporary folder)")
     parser.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
@@ -216,32 +257,15 @@ def main() -> None:
         common = ["--genome", str(genome), "--tokenizer", str(kind_dir / "tokenizer")]
         common += ["--workdir", str(kind_dir), "--window", str(args.window)]
         common += ["--stride", str(args.stride), "--kind", kind, "--format", args.format]
-        ours = _child(["--child", "ours", *common])
-        base = _child(["--child", "baseline", *common, "--baseline-mbp", str(args.baseline_mbp)])
-        mbp = genome_bp / 1e6
-        base_rate = base["genome_bp"] / 1e6 / base["wall_s"]
-        record = {
-            "kind": kind,
-            "mbp_per_s": round(mbp / ours["wall_s"], 2),
-            "mbp_per_s_per_core": round(mbp / ours["cpu_s"], 2),
-            "baseline_mbp_per_s": round(base_rate, 3),
-            "speedup": round(mbp / ours["wall_s"] / base_rate, 1),
-            "peak_rss_mb": round(ours["peak_rss_mb"]),
-            "genome_mbp": round(mbp, 1),
-            "longest_chrom_mbp": round(max(lengths) / 1e6, 1),
-            "window": args.window,
-            "stride": args.stride,
-            "shard_format": args.format,
-            "wall_s": round(ours["wall_s"], 2),
-            "windows_s": round(ours["windows_s"], 2),
-            "cpu_s": round(ours["cpu_s"], 2),
-            "windows_cpu_s": round(ours["windows_cpu_s"], 2),
-            "baseline_mbp": round(base["genome_bp"] / 1e6, 2),
-            "baseline_mbp_per_s_per_core": round(base["genome_bp"] / 1e6 / base["cpu_s"], 3),
-            "baseline_peak_rss_mb": round(base["peak_rss_mb"]),
-        }
-        print(json.dumps(record), flush=True)
-        if not args.workdir:  # corpora are large: drop each once timed
+        ours, base = [], []
+        for _ in range(args.repeat):
+            ours.append(_child(["--child", "ours", *common]))
+            shutil.rmtree(kind_dir / "corpus")  # corpora are large: drop each once timed
+            base.append(
+                _child(["--child", "baseline", *common, "--baseline-mbp", str(args.baseline_mbp)])
+            )
+        print(json.dumps(_record(kind, ours, base, lengths, args)), flush=True)
+        if not args.workdir:
             shutil.rmtree(kind_dir)
     if not args.workdir:
         shutil.rmtree(workdir)
