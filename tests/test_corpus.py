@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pysam
 import pytest
+from genome_fixtures import write_genome
 from transformers import BertTokenizer
 
 from dnatune.corpus import (
@@ -27,17 +28,6 @@ WINDOWS = {
     "reverse_complement": True,
     "split": {"val": 0.1, "test": 0.1, "by": "block", "block_size": 1000},
 }
-
-
-def write_genome(path, chromosomes: dict[str, str]) -> str:
-    plain = path.with_suffix("")
-    with open(plain, "w") as handle:
-        for name, seq in chromosomes.items():
-            handle.write(f">{name}\n")
-            handle.writelines(seq[i : i + 60] + "\n" for i in range(0, len(seq), 60))
-    pysam.tabix_compress(str(plain), str(path), force=True)
-    pysam.faidx(str(path))
-    return str(path)
 
 
 @pytest.fixture(scope="module")

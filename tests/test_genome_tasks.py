@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+from genome_fixtures import write_genome
 
 from dnatune.genome_tasks import gc_fraction, read_bed, reverse_complement
 from dnatune.task_sources import TaskInputError
@@ -34,11 +35,7 @@ def genome(tmp_path_factory) -> dict:
         if i == 1:
             sequence = sequence[: GAP[0]] + "N" * (GAP[1] - GAP[0]) + sequence[GAP[1] :]
         sequences[f"chr{i}"] = sequence.lower() if i == 2 else sequence  # soft-masked chr2
-    plain = root / "genome.fa"
-    plain.write_text("".join(f">{c}\n{s}\n" for c, s in sequences.items()))
-    fasta = str(root / "genome.fa.gz")
-    pysam.tabix_compress(str(plain), fasta, force=True)
-    pysam.faidx(fasta)
+    fasta = write_genome(root / "genome.fa.gz", sequences)
     rows = []
     for chrom in sequences:
         for k, start in enumerate(range(1_000, 19_000, 1_000)):

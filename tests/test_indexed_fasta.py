@@ -5,19 +5,11 @@ import gzip
 import numpy as np
 import pysam
 import pytest
+from genome_fixtures import write_fasta
 
 from dnatune.indexed_fasta import IndexedFasta, IndexedFastaError
 
 LENGTHS = [1, 59, 60, 61, 1000, 150_000, 3]  # around the line width, and one over many blocks
-
-
-def write_fasta(path, records: dict[str, str], width: int, final_newline: bool = True) -> None:
-    text = "".join(
-        f">{name} description\n"
-        + "".join(seq[i : i + width] + "\n" for i in range(0, len(seq), width))
-        for name, seq in records.items()
-    )
-    path.write_text(text if final_newline else text.rstrip("\n"))
 
 
 def layouts(tmp_path, rng):

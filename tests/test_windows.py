@@ -4,8 +4,8 @@ import logging
 
 import numpy as np
 import pandas as pd
-import pysam
 import pytest
+from genome_fixtures import write_genome
 
 from dnatune.windows import (
     WindowsError,
@@ -17,18 +17,6 @@ from dnatune.windows import (
     read_bed,
     read_windows_metadata,
 )
-
-
-def write_genome(path, chromosomes: dict[str, str]) -> str:
-    """A bgzip FASTA with .fai and .gzi, as the genome rule writes it."""
-    plain = path.with_suffix("")
-    with open(plain, "w") as handle:
-        for name, seq in chromosomes.items():
-            handle.write(f">{name}\n")
-            handle.writelines(seq[i : i + 60] + "\n" for i in range(0, len(seq), 60))
-    pysam.tabix_compress(str(plain), str(path), force=True)
-    pysam.faidx(str(path))
-    return str(path)
 
 
 def random_seq(rng, n: int) -> str:
