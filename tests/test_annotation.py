@@ -113,7 +113,11 @@ def test_suffix_breaks_a_tie_and_explicit_format_wins(tmp_path):
         ),
         ("gff3", "chr1\ts\tgene\t1\t10\t.\tplus\t.\tID=a\n", r"line 1: strand 'plus' must be"),
         ("bed", "chr1\t5\n", r"line 1: BED needs at least 3 columns"),
-        ("bed", "chr1\t-1\t5\n", r"line 1: start -1 and end 5 must satisfy 0 <= start"),
+        (
+            "bed",
+            "chr1\t-1\t5\n",
+            r"line 1: interval -1-5 is empty or negative; BED needs 0 <= start",
+        ),
         ("auto", "##gff-version 3\n# nothing\n", r"holds no features"),
     ],
 )

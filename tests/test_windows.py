@@ -1,5 +1,6 @@
 """Windowing: filters, reverse-complement copies, leak-free splits, streaming, bad input."""
 
+import gzip
 import logging
 
 import numpy as np
@@ -103,9 +104,11 @@ def test_interval_helpers():
     assert overlapping(intervals, starts, ends).tolist() == [True, True, True, False, False]
 
 
-def test_bed_files_are_merged(tmp_path):
-    bed = tmp_path / "a.bed"
-    bed.write_text("chr1\t50\t80\nchr1\t0\t60\nchr1 100 110\n")
+@pytest.mark.parametrize("compress", [False, True])
+def test_bed_files_are_merged(tmp_path, compress):
+    text = "track name=x\nchr1\t50\t80\nchr1\t0\t60\nchr1 100 110\n"
+    bed = tmp_path / ("a.bed.gz" if compress else "a.bed")
+    bed.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
     starts, ends = read_bed(bed)["chr1"]
     assert starts.tolist() == [0, 100] and ends.tolist() == [80, 110]
 

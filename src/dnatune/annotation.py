@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import urllib.parse
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dnatune.atomic import atomic_path
-from dnatune.compressed import InputFormatError, open_input
+from dnatune.bed import bed_fields, bed_interval, feature_lines
+from dnatune.compressed import InputFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -48,33 +48,10 @@ class AnnotationError(InputFormatError):
     """An annotation problem; the message names the file, the line and the fix."""
 
 
-def _data_lines(src: str | os.PathLike, display: str):
-    """(line number, text) of the lines that carry features; stops at a GFF3 ##FASTA section."""
-    try:
-        handle = open_input(src, display)
-    except InputFormatError as err:
-        raise AnnotationError(str(err)) from None
-    lineno = 0
-    with handle:
-        try:
-            for lineno, raw in enumerate(handle, 1):
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                if line.startswith("##FASTA"):
-                    return
-                if not line.strip() or line.startswith(("#", "track", "browser")):
-                    continue
-                yield lineno, line
-        except (EOFError, zlib.error, OSError) as err:
-            raise AnnotationError(
-                f"{display}: compressed data is corrupt or truncated after line {lineno} "
-                f"({err}); download or copy the file again"
-            ) from None
-
-
 def detect_format(src: str | os.PathLike, display: str | None = None) -> str:
     """gff3, gtf or bed, from the first feature line; the file suffix breaks ties."""
     display = display or str(src)
-    for _, line in _data_lines(src, display):
+    for _, line in feature_lines(src, display, AnnotationError):
         fields = line.split("\t")
         if len(fields) == 9 and fields[3].isdigit() and fields[4].isdigit():
             if re.match(r'\s*\w+\s+"', fields[8]):
@@ -142,7 +119,7 @@ def read_annotation(
     if fmt not in FORMATS:
         raise AnnotationError(f"unknown annotation format {fmt!r}; use one of {FORMATS}")
     columns: dict[str, list] = {name: [] for name in SCHEMA.names}
-    for lineno, line in _data_lines(src, display):
+    for lineno, line in feature_lines(src, display, AnnotationError):
         if fmt == "bed":
             row = _bed_row(line, display, lineno)
         else:
@@ -177,19 +154,9 @@ def _gff_row(line: str, fmt: str, display: str, lineno: int) -> tuple:
 
 
 def _bed_row(line: str, display: str, lineno: int) -> tuple:
-    fields = line.split("\t") if "\t" in line else line.split()
-    if len(fields) < 3:
-        raise AnnotationError(
-            f"{display} line {lineno}: BED needs at least 3 columns (chrom, start, end), "
-            f"found {len(fields)}; fix the line"
-        )
-    start = _integer(fields[1], "start", display, lineno)
-    end = _integer(fields[2], "end", display, lineno)
-    if start < 0 or end < start:
-        raise AnnotationError(
-            f"{display} line {lineno}: start {start} and end {end} must satisfy "
-            f"0 <= start <= end (BED is 0-based, end exclusive); fix the line"
-        )
+    where = f"{display} line {lineno}"
+    fields = bed_fields(line, where, AnnotationError)
+    start, end = bed_interval(fields, where, AnnotationError)
     name = fields[3] if len(fields) > 3 and fields[3] != "." else ""
     strand = _strand(fields[5], display, lineno) if len(fields) > 5 else "."
     return fields[0], start, end, strand, BED_TYPE, name, ""

@@ -9,7 +9,6 @@ returned here has the columns chrom, start, end, strand, sequence, label and
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from dnatune.bed import bed_fields, bed_interval, feature_lines
 from dnatune.task_sources import TaskInputError
 
 logger = logging.getLogger(__name__)
@@ -67,34 +67,18 @@ def _bed_label_index(label) -> tuple[int, str]:
 def read_bed(path: str, label="name", length: int | None = None) -> pd.DataFrame:
     """Read labelled intervals; header, track and browser lines are skipped."""
     index, label_desc = _bed_label_index(label)
-    opener = gzip.open if str(path).endswith(".gz") else open
     rows = []
-    with opener(path, "rt") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) < 3:
-                fields = line.split()
-            where = f"{path} line {number}"
-            if len(fields) <= index:
-                raise TaskInputError(
-                    f"{where}: {len(fields)} column(s), but the label is the {label_desc}. "
-                    "Fix: add the label column, or set source.bed.label to the column holding it"
-                )
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                raise TaskInputError(
-                    f"{where}: start/end must be integers, got {fields[1]!r}, {fields[2]!r} "
-                    "(BED is tab-separated: chrom, start, end, name, score, strand)"
-                ) from None
-            if start < 0 or end <= start:
-                raise TaskInputError(
-                    f"{where}: interval {start}-{end} is empty or negative; BED needs 0 <= start < end"
-                )
-            strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else "+"
-            rows.append((fields[0], start, end, strand, fields[index], where))
+    for number, line in feature_lines(path, str(path), TaskInputError):
+        where = f"{path} line {number}"
+        fields = bed_fields(line, where, TaskInputError)
+        if len(fields) <= index:
+            raise TaskInputError(
+                f"{where}: {len(fields)} column(s), but the label is the {label_desc}. "
+                "Fix: add the label column, or set source.bed.label to the column holding it"
+            )
+        start, end = bed_interval(fields, where, TaskInputError, allow_empty=False)
+        strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else "+"
+        rows.append((fields[0], start, end, strand, fields[index], where))
     if not rows:
         raise TaskInputError(f"{path}: no intervals found; expected tab-separated BED lines")
     frame = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "label", "_where"])

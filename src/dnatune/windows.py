@@ -30,6 +30,7 @@ import numpy as np
 
 from dnatune import kmer
 from dnatune.atomic import atomic_path
+from dnatune.bed import bed_fields, bed_interval, feature_lines
 from dnatune.heap import reuse_freed_memory
 from dnatune.indexed_fasta import IndexedFasta
 
@@ -208,31 +209,12 @@ def _assign_chromosomes(
 
 
 def read_bed(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Merged, sorted intervals per chromosome of a BED file (0-based, end exclusive)."""
+    """Merged, sorted intervals per chromosome of a BED file (plain or gzip)."""
     raw: dict[str, list[tuple[int, int]]] = {}
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) < 3:
-                fields = line.split()
-            if len(fields) < 3:
-                raise WindowsError(
-                    f"{path}, line {number}: expected 'chrom<TAB>start<TAB>end', got {line!r}"
-                )
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                raise WindowsError(
-                    f"{path}, line {number}: start and end must be integers, got "
-                    f"{fields[1]!r} and {fields[2]!r}"
-                ) from None
-            if start < 0 or end < start:
-                raise WindowsError(
-                    f"{path}, line {number}: need 0 <= start <= end, got {start} and {end}"
-                )
-            raw.setdefault(fields[0], []).append((start, end))
+    for number, line in feature_lines(path, str(path), WindowsError):
+        where = f"{path} line {number}"
+        fields = bed_fields(line, where, WindowsError)
+        raw.setdefault(fields[0], []).append(bed_interval(fields, where, WindowsError))
     merged = {}
     for chrom, intervals in raw.items():
         intervals.sort()
