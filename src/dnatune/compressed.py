@@ -8,6 +8,7 @@ saved by a download, a truncated transfer) is an error naming the file.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -51,7 +52,9 @@ def open_input(path: str | os.PathLike, display: str | None = None) -> BinaryIO:
         raise InputFormatError(f"{display}: no such file; check the path in the config")
     kind = compression(path)
     if kind in ("gzip", "bgzip"):
-        return gzip.open(path, "rb")
+        # GzipFile.readline runs Python code per line; a BufferedReader on top splits lines in
+        # C, which reads a FASTA's lines about 2x faster.
+        return io.BufferedReader(gzip.open(path, "rb"), buffer_size=1 << 20)
     if kind != "plain":
         raise InputFormatError(
             f"{display} is {kind}-compressed; only plain, gzip or bgzip files are read: "

@@ -22,6 +22,11 @@ from dnatune.simulate import simulate_genome
 
 logger = logging.getLogger(__name__)
 
+# zlib level 1 compresses DNA about 8x faster than htslib's default level 6, for files about
+# 10% larger (both on the synthetic genome), and reading them is as fast: normalising a
+# genome was bound by compression.
+BGZF_LEVEL = 1
+
 SOURCE_KINDS = ("url", "path", "ncbi", "simulate")
 
 
@@ -175,7 +180,7 @@ def build_genome(
         atomic_path(fai) as tmp_fai,
         atomic_path(gzi) as tmp_gzi,
     ):
-        with pysam.BGZFile(str(tmp_fa), "wb") as out:
+        with pysam.BGZFile(str(tmp_fa), f"wb{BGZF_LEVEL}") as out:
             stats = normalise_fasta(source, out.write, display=display, line_width=line_width)
         pysam.faidx(str(tmp_fa), "--fai-idx", str(tmp_fai), "--gzi-idx", str(tmp_gzi))
         sha256 = sha256_file(tmp_fa)
