@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pysam
 import pytest
-from genome_fixtures import write_fasta
+from genome_fixtures import write_fasta, write_genome
 
 from dnatune.indexed_fasta import IndexedFasta, IndexedFastaError
 
@@ -67,3 +67,15 @@ def test_missing_indexes_are_built_and_bad_input_names_the_file(tmp_path):
         handle.write(">chr1\nACGT\n")
     with pytest.raises(IndexedFastaError, match="is gzip-compressed; .*recompress it with bgzip"):
         IndexedFasta(tmp_path / "plain-gzip.fa.gz")
+
+
+def test_a_fasta_shorter_than_its_index_is_an_error(tmp_path):
+    write_genome(tmp_path / "g.fa.gz", {"chr1": "ACGT" * 100, "chr2": "ACGT" * 100})
+    write_genome(tmp_path / "short.fa.gz", {"chr1": "ACGT" * 100, "chr2": "ACGT" * 50})
+    index = (tmp_path / "g.fa.gz.fai").read_bytes(), (tmp_path / "g.fa.gz.gzi").read_bytes()
+    (tmp_path / "short.fa.gz.fai").write_bytes(index[0])  # an index of the longer file
+    (tmp_path / "short.fa.gz.gzi").write_bytes(index[1])
+    with IndexedFasta(tmp_path / "short.fa.gz") as fasta:
+        assert fasta.fetch("chr2", 0, 200).tobytes() == b"ACGT" * 50
+        with pytest.raises(IndexedFastaError, match="chr2 ends before base 400.*truncated"):
+            fasta.fetch("chr2", 100, 400)

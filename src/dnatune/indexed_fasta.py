@@ -95,12 +95,19 @@ class IndexedFasta:
         first_byte = contig.offset + start // lb * lw + skip
         end_line = (end - 1) // lb + 1
         data = self._read(first_byte, contig.offset + end_line * lw)
+        last_byte = contig.offset + (end - 1) // lb * lw + (end - 1) % lb + 1
+        if len(data) < last_byte - first_byte:
+            raise IndexedFastaError(
+                f"{self.path}: {chrom} ends before base {end}, where its .fai puts it; the "
+                "file is truncated or its index is stale: delete the .fai and .gzi, or rerun "
+                "the genome rule"
+            )
         out = np.empty(end - start, dtype=np.uint8)
         head = min(lb - skip, len(out))  # the rest of the first line
         out[:head] = data[:head]
         full, tail = divmod(len(out) - head, lb)
         body = data[lw - skip :]  # from the start of the second line
-        if len(body) < full * lw + tail:  # no newline after the file's last line
+        if len(body) < full * lw + tail:  # the file's last line has no newline
             body = np.concatenate([body, np.zeros(full * lw + tail - len(body), np.uint8)])
         lines = out[head : head + full * lb].reshape(full, lb)
         lines[:] = body[: full * lw].reshape(full, lw)[:, :lb]
