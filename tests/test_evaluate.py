@@ -143,6 +143,16 @@ def test_predictions_without_test_rows_are_a_clear_error(tmp_path):
         evaluate(cell, tmp_path / "metrics.json")
 
 
+def test_repeated_test_rows_are_a_clear_error(tmp_path):
+    cell = write_cell(tmp_path / "cell", "binary")
+    frame = pd.read_parquet(cell / "predictions.parquet")
+    test = frame[frame["split"] == "test"]
+    pd.concat([frame, test.iloc[:1]]).to_parquet(cell / "predictions.parquet")
+    with pytest.raises(EvaluationInputError, match="test row numbers repeat"):
+        evaluate(cell, tmp_path / "metrics.json")
+    assert not (tmp_path / "metrics.json").exists()
+
+
 def test_a_missing_history_is_a_clear_error(tmp_path):
     cell = write_cell(tmp_path / "cell", "regression")
     (cell / "history.json").unlink()

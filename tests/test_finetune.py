@@ -23,7 +23,8 @@ from transformers import (
 )
 
 from dnatune import metrics
-from dnatune.evaluate import evaluate_cell, read_predictions
+from dnatune.cell_outputs import read_predictions
+from dnatune.evaluate import EvaluationInputError, evaluate_cell
 from dnatune.finetune import (
     FinetuneArguments,
     FinetuneInputError,
@@ -140,7 +141,8 @@ def test_full_finetune_learns_and_predicts_every_row_once(full_run, binary_task)
         truth = pd.read_parquet(binary_task / f"{split}.parquet")["label"].to_numpy()
         assert (part.sort_values("row")["label"].to_numpy() == truth).all()
     # predictions line up with their rows: val metrics from the file equal the Trainer's best
-    labels, scores = read_predictions(full_run / "predictions.parquet", "binary", "val")
+    val = read_predictions(full_run / "predictions.parquet", "binary", EvaluationInputError, "val")
+    labels, scores = val.labels, val.scores
     assert metrics.compute_metrics("binary", labels, scores)["mcc"] == pytest.approx(
         history["best_metric"]
     )
@@ -157,7 +159,9 @@ def test_full_finetune_learns_and_predicts_every_row_once(full_run, binary_task)
     batch = tokenizer.hf.pad(tokenizer(test["sequence"].tolist()[:4]), return_tensors="pt")
     with torch.no_grad():
         probs = torch.softmax(model(**batch).logits, -1)[:, 1].numpy()
-    saved = read_predictions(full_run / "predictions.parquet", "binary", "test")[1][:4]
+    saved = read_predictions(
+        full_run / "predictions.parquet", "binary", EvaluationInputError
+    ).scores[:4]
     np.testing.assert_allclose(probs, saved, atol=1e-5)
 
 

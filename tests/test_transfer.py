@@ -10,8 +10,9 @@ import pytest
 from report_fixtures import make_grid
 from scipy import stats
 
+from dnatune.cell_outputs import Predictions
 from dnatune.metrics import compute_metrics
-from dnatune.report_inputs import CellKey, Predictions, ReportInputError, cell_key_from_path
+from dnatune.report_inputs import CellKey, ReportInputError, cell_key_from_path
 from dnatune.summary import collect_summary
 from dnatune.transfer import transfer_gains
 

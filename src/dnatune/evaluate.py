@@ -11,11 +11,9 @@ import logging
 import math
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from dnatune import metrics
 from dnatune.atomic import atomic_path
+from dnatune.cell_outputs import read_json, read_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +39,22 @@ def evaluate_cell(
     bootstrap_seed: int = 0,
 ) -> dict:
     """Score the test predictions of one grid cell and write metrics.json atomically."""
-    meta = _read_json(meta_path, "task meta.json")
+    meta = read_json(meta_path, "task meta.json", EvaluationInputError)
     task_type = meta.get("type")
     if task_type not in metrics.METRICS:
         raise EvaluationInputError(
             f"{meta_path}: key 'type' is {task_type!r}; expected one of {sorted(metrics.METRICS)}"
         )
     headline = metrics.headline_metric(task_type, metric, where=f"tasks.{task}.metric")
-    history = _read_json(history_path, "history.json")
-    labels, scores = read_predictions(predictions_path, task_type, split="test")
+    history = read_json(history_path, "history.json", EvaluationInputError)
+    test = read_predictions(predictions_path, task_type, EvaluationInputError)
     values = metrics.metrics_with_ci(
-        task_type, labels, scores, n_resamples=bootstrap, confidence=confidence, seed=bootstrap_seed
+        task_type,
+        test.labels,
+        test.scores,
+        n_resamples=bootstrap,
+        confidence=confidence,
+        seed=bootstrap_seed,
     )
     result = {
         "task": task,
@@ -60,7 +63,7 @@ def evaluate_cell(
         "label_fraction": float(label_fraction),
         "seed": int(seed),
         "type": task_type,
-        "n_test": len(labels),
+        "n_test": len(test.labels),
         "train_seconds": history.get("train_seconds"),
         "train_steps": history.get("train_steps"),
         "best_step": history.get("best_step"),
@@ -85,66 +88,9 @@ def evaluate_cell(
         _fmt(head["value"]),
         _fmt(head["ci_low"]),
         _fmt(head["ci_high"]),
-        len(labels),
+        len(test.labels),
     )
     return result
-
-
-def read_predictions(path: str | Path, task_type: str, split: str = "test"):
-    """(labels, scores) of one split of predictions.parquet, ordered by row."""
-    path = Path(path)
-    if not path.exists():
-        raise EvaluationInputError(f"{path}: missing; rerun the finetune cell that writes it")
-    frame = pd.read_parquet(path)
-    missing = [c for c in ("split", "row", "label") if c not in frame.columns]
-    if missing:
-        raise EvaluationInputError(
-            f"{path}: missing column(s) {', '.join(missing)}; rerun the finetune cell"
-        )
-    part = frame[frame["split"] == split].sort_values("row")
-    if part.empty:
-        raise EvaluationInputError(
-            f"{path}: no rows with split == '{split}'; rerun the finetune cell"
-        )
-    try:
-        return prediction_arrays(part, task_type)
-    except KeyError as err:
-        raise EvaluationInputError(
-            f"{path}: a {task_type} task needs score column {err}; rerun the finetune cell"
-        ) from None
-
-
-def prediction_arrays(predictions: pd.DataFrame, task_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, scores) of predictions.parquet rows in the layout dnatune.metrics expects."""
-    if task_type == "binary":
-        scores = predictions["score"].to_numpy(dtype=float)
-    elif task_type == "regression":
-        scores = predictions["prediction"].to_numpy(dtype=float)
-    else:
-        cols = sorted((c for c in predictions if c.startswith("score_")), key=lambda c: int(c[6:]))
-        if not cols:
-            raise KeyError("score_0")
-        scores = predictions[cols].to_numpy(dtype=float)
-    if task_type == "multilabel":
-        labels = np.stack([np.asarray(v, dtype=np.int64) for v in predictions["label"]])
-    elif task_type == "regression":
-        labels = predictions["label"].to_numpy(dtype=float)
-    else:
-        labels = predictions["label"].to_numpy(dtype=np.int64)
-    return labels, scores
-
-
-def _read_json(path: str | Path, what: str) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise EvaluationInputError(f"{path}: {what} is missing; rerun the stage that writes it")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise EvaluationInputError(
-            f"{path}: {what} is not valid JSON (line {err.lineno}: {err.msg}); "
-            "delete it and rerun the stage that writes it"
-        ) from None
 
 
 def _fmt(value) -> str:

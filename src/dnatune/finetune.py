@@ -50,6 +50,7 @@ from transformers.utils import logging as hf_logging
 
 from dnatune import metrics
 from dnatune.atomic import atomic_path
+from dnatune.cell_outputs import prediction_arrays
 from dnatune.checkpoints import (
     checkpoint_step,
     discard_stale_checkpoints,
@@ -57,7 +58,6 @@ from dnatune.checkpoints import (
     last_complete_checkpoint,
     remove_checkpoints,
 )
-from dnatune.evaluate import prediction_arrays
 from dnatune.launch import device_flags, per_device_batch
 from dnatune.models import load_sequence_classifier, max_model_tokens
 

@@ -28,8 +28,8 @@ from sklearn.metrics import (  # noqa: E402
     roc_curve,
 )
 
+from dnatune.cell_outputs import Predictions  # noqa: E402
 from dnatune.metrics import THRESHOLD, greater_is_better  # noqa: E402
-from dnatune.report_inputs import Predictions  # noqa: E402
 from dnatune.transfer import display_name  # noqa: E402
 
 VARIANT_COLOURS = {"scratch": "#E69F00", "pretrained": "#0072B2", "continued": "#009E73"}

@@ -7,17 +7,16 @@ statistics and the HTML report.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from dnatune.evaluate import prediction_arrays
+from dnatune import cell_outputs
+from dnatune.cell_outputs import Predictions
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +67,7 @@ def cell_key_from_path(path: str | Path) -> CellKey:
 
 
 def read_json(path: str | Path, what: str) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise ReportInputError(f"{path}: {what} is missing; rerun the stage that writes it")
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as err:
-        raise ReportInputError(
-            f"{path}: {what} is not valid JSON (line {err.lineno}, column {err.colno}: "
-            f"{err.msg}); delete it and rerun the stage that writes it"
-        ) from None
+    return cell_outputs.read_json(path, what, ReportInputError)
 
 
 def _require(data: dict, keys, path, what: str) -> None:
@@ -137,39 +126,9 @@ def as_float(value) -> float:
 # ---------------------------------------------------------------- predictions
 
 
-@dataclass
-class Predictions:
-    """Test-set predictions of one cell, ordered by test row."""
-
-    rows: np.ndarray
-    labels: np.ndarray
-    scores: np.ndarray  # (n,) for binary / regression, (n, C) for multiclass / multilabel
-
-
 def read_test_predictions(path: str | Path, task_type: str) -> Predictions:
-    path = Path(path)
-    if not path.exists():
-        raise ReportInputError(f"{path}: predictions.parquet is missing; rerun the finetune cell")
-    table = pd.read_parquet(path)
-    missing = [c for c in ("split", "row", "label") if c not in table.columns]
-    if missing:
-        raise ReportInputError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected split, row, label "
-            "and score columns"
-        )
-    test = table[table["split"] == "test"].sort_values("row")
-    if test.empty:
-        raise ReportInputError(f"{path}: has no rows with split == 'test'")
-    if test["row"].duplicated().any():
-        raise ReportInputError(f"{path}: test row numbers repeat; each test example once")
-    try:  # the same arrays metrics.json was computed from
-        labels, scores = prediction_arrays(test, task_type)
-    except KeyError:
-        raise ReportInputError(
-            f"{path}: a {task_type} task needs the column(s) "
-            f"{'score' if task_type == 'binary' else 'prediction' if task_type == 'regression' else 'score_0..score_{C-1}'}"
-        ) from None
-    return Predictions(test["row"].to_numpy(), labels, scores)
+    """The test rows of predictions.parquet: the same arrays metrics.json was computed from."""
+    return cell_outputs.read_predictions(path, task_type, ReportInputError)
 
 
 # ---------------------------------------------------------------- overview inputs

@@ -31,8 +31,9 @@ import pandas as pd
 from scipy import stats
 
 from dnatune.atomic import atomic_path
+from dnatune.cell_outputs import Predictions
 from dnatune.metrics import batched_metrics, compute_metrics, greater_is_better
-from dnatune.report_inputs import CellKey, Predictions, ReportInputError, read_test_predictions
+from dnatune.report_inputs import CellKey, ReportInputError, read_test_predictions
 
 logger = logging.getLogger(__name__)
 
