@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -73,19 +73,14 @@ class Grid:
         return self.results / stage / task / MODEL / variant / f"f{fraction:g}" / f"s{seed}"
 
     def report_inputs(self, summary_tsv) -> ReportInputs:
-        strs = lambda paths: [str(p) for p in paths]  # noqa: E731
+        """Each list of ReportInputs is the Grid list of the same name."""
+        lists = {
+            f.name: [str(p) for p in getattr(self, f.name)]
+            for f in fields(ReportInputs)
+            if f.name not in ("summary_tsv", "benchmark_dir")
+        }
         return ReportInputs(
-            summary_tsv=str(summary_tsv),
-            metrics=strs(self.metrics),
-            histories=strs(self.histories),
-            predictions=strs(self.predictions),
-            manifests=strs(self.manifests),
-            windows=strs(self.windows),
-            corpus_stats=strs(self.corpus_stats),
-            model_dirs=strs(self.model_dirs),
-            pretrain_dirs=strs(self.pretrain_dirs),
-            task_meta=strs(self.task_meta),
-            benchmark_dir=str(self.benchmark_dir),
+            summary_tsv=str(summary_tsv), benchmark_dir=str(self.benchmark_dir), **lists
         )
 
 
