@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pysam
 import pytest
 from genome_fixtures import write_genome
+from model_fixtures import make_tokenizer
 from transformers import BertTokenizer
 
 from dnatune.corpus import (
@@ -19,7 +20,7 @@ from dnatune.corpus import (
     train_sequences,
 )
 from dnatune.kmer import as_bytes, reverse_complement
-from dnatune.tokenizers import SIDECAR, DnaTokenizer, build_tokenizer, dnabert_vocab
+from dnatune.tokenizers import SIDECAR, DnaTokenizer, dnabert_vocab
 from dnatune.windows import make_windows
 
 WINDOWS = {
@@ -55,11 +56,9 @@ def tokenizers(tmp_path_factory):
         "kmer6": {"kind": "kmer", "k": 6, "overlap": True},
         "nt6": {"kind": "kmer", "k": 6, "overlap": False},
     }
-    dirs = {}
-    for name, spec in specs.items():
-        dirs[name] = tmp_path_factory.mktemp(name)
-        build_tokenizer(spec, dirs[name])
-    return dirs
+    return {
+        name: make_tokenizer(tmp_path_factory.mktemp(name), spec) for name, spec in specs.items()
+    }
 
 
 def window_sequences(fa: str, windows: pd.DataFrame) -> list[str]:

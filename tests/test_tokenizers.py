@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from model_fixtures import make_tokenizer
 from transformers import AutoTokenizer, BertTokenizer
 
 from dnatune import kmer
@@ -45,11 +46,9 @@ def saved(tmp_path_factory):
         "dnabert3": {"kind": "kmer", "k": 3, "overlap": True},
         "nt6": {"kind": "kmer", "k": 6, "overlap": False},
     }
-    dirs = {}
-    for name, spec in specs.items():
-        dirs[name] = tmp_path_factory.mktemp(name)
-        build_tokenizer(spec, dirs[name])
-    return dirs
+    return {
+        name: make_tokenizer(tmp_path_factory.mktemp(name), spec) for name, spec in specs.items()
+    }
 
 
 # ---------------------------------------------------------------- DNABERT
