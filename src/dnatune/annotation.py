@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from dnatune.atomic import atomic_path
 from dnatune.bed import bed_fields, bed_interval, feature_lines
 from dnatune.compressed import InputFormatError
+from dnatune.indexed_fasta import read_fai
 
 logger = logging.getLogger(__name__)
 
@@ -162,12 +163,6 @@ def _bed_row(line: str, display: str, lineno: int) -> tuple:
     return fields[0], start, end, strand, BED_TYPE, name, ""
 
 
-def read_fai(path: str | os.PathLike) -> dict[str, int]:
-    """Contig lengths from a samtools .fai index."""
-    with open(path) as handle:
-        return {line.split("\t")[0]: int(line.split("\t")[1]) for line in handle if line.strip()}
-
-
 def _restrict_to_contigs(table: pa.Table, contigs: dict[str, int], display: str) -> pa.Table:
     """Drop features on unknown contigs or past a contig's end, with a warning."""
     index = pc.index_in(table["seqid"], value_set=pa.array(list(contigs), pa.string()))
@@ -215,7 +210,8 @@ def write_annotation_table(
     display = display or str(src)
     table = read_annotation(src, fmt, display)
     if fai is not None:
-        table = _restrict_to_contigs(table, read_fai(fai), display)
+        lengths = {name: contig.length for name, contig in read_fai(fai).items()}
+        table = _restrict_to_contigs(table, lengths, display)
     table = table.sort_by(
         [
             ("seqid", "ascending"),
