@@ -74,6 +74,10 @@ class IndexedFasta:
             _build_index(self.path)
         self.contigs = read_fai(fai)
         self.blocks = read_gzi(gzi) if kind == "bgzip" else None
+        if self.blocks is not None:  # imported here: modules that import this one need no isal
+            from isal import igzip
+
+            self._inflate = igzip.decompress
         self._handle = open(self.path, "rb")  # noqa: SIM115 (closed by close / __exit__)
 
     @property
@@ -119,14 +123,12 @@ class IndexedFasta:
         if self.blocks is None:
             self._handle.seek(lo)
             return np.frombuffer(self._handle.read(hi - lo), dtype=np.uint8)
-        from isal import igzip
-
         compressed, uncompressed = self.blocks
         first = int(np.searchsorted(uncompressed, lo, side="right")) - 1
         last = int(np.searchsorted(uncompressed, hi, side="left"))  # first block from hi on
         self._handle.seek(int(compressed[first]))
         size = int(compressed[last] - compressed[first]) if last < len(compressed) else -1
-        data = np.frombuffer(igzip.decompress(self._handle.read(size)), dtype=np.uint8)
+        data = np.frombuffer(self._inflate(self._handle.read(size)), dtype=np.uint8)
         base = int(uncompressed[first])
         return data[lo - base : hi - base]
 
