@@ -258,9 +258,10 @@ def main() -> None:
         common += ["--workdir", str(kind_dir), "--window", str(args.window)]
         common += ["--stride", str(args.stride), "--kind", kind, "--format", args.format]
         ours, base = [], []
-        for _ in range(args.repeat):
+        for repeat in range(args.repeat):
+            if repeat:  # the previous run's corpus, removed outside the timed run
+                shutil.rmtree(kind_dir / "corpus")
             ours.append(_child(["--child", "ours", *common]))
-            shutil.rmtree(kind_dir / "corpus")  # corpora are large: drop each once timed
             base.append(
                 _child(["--child", "baseline", *common, "--baseline-mbp", str(args.baseline_mbp)])
             )
