@@ -3,7 +3,7 @@ PYTHON ?= python3
 CORES ?= 2
 STAMP := .setup.stamp
 
-.PHONY: setup test-services demo test lint bench clean
+.PHONY: setup test-services demo test lint bench bench-smoke clean
 
 # torch first: the pinned CPU wheel; a bare "torch" dependency would pull a CUDA build.
 $(STAMP): pyproject.toml
@@ -23,7 +23,8 @@ test-services:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 	bash .ci/slurm.sh start
 
-test: $(STAMP) test-services
+# lint and the benchmark smoke first: they take seconds and fail fast
+test: $(STAMP) lint bench-smoke test-services
 	$(PYTHON) -m pytest -q -ra; status=$$?; bash .ci/slurm.sh stop; exit $$status
 
 lint: $(STAMP)
@@ -35,6 +36,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) benchmarks/tokenize.py
 	$(PYTHON) benchmarks/finetune.py
+
+# every benchmark at a smoke size, so that none rots: they print figures, assert nothing
+bench-smoke: $(STAMP)
+	$(PYTHON) benchmarks/tokenize.py --size-mbp 2 --chromosomes 2 --baseline-mbp 0.5 --repeat 1
+	$(PYTHON) benchmarks/finetune.py --n-train 32 --n-eval 16 --max-length 200 --epochs 1 --repeats 1
 
 clean:
 	rm -rf results logs benchmarks/results .snakemake

@@ -144,7 +144,7 @@ def run_side(args) -> dict:
     import torch
 
     from dnatune import metrics
-    from dnatune.evaluate import read_predictions
+    from dnatune.cell_outputs import read_predictions
     from dnatune.finetune import FinetuneArguments, finetune
 
     workdir = Path(args.workdir)
@@ -169,7 +169,7 @@ def run_side(args) -> dict:
         )
     )
     cpu_seconds = _cpu_seconds() - cpu_start
-    labels, scores = read_predictions(out / "predictions.parquet", "binary", "test")
+    test = read_predictions(out / "predictions.parquet", "binary", RuntimeError)
     return {
         "samples_per_s": history["train_samples_per_second"],
         # CPU seconds of the whole cell (tokenising, training, evaluating, predicting, saving):
@@ -179,7 +179,7 @@ def run_side(args) -> dict:
         "train_steps": history["train_steps"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "metric": history["metric"],
-        "test_metric": metrics.compute_metrics("binary", labels, scores)[history["metric"]],
+        "test_metric": metrics.compute_metrics("binary", test.labels, test.scores)[history["metric"]],
         "device": history["device"],
         "precision": history["precision"],
         "threads": torch.get_num_threads(),

@@ -8,7 +8,9 @@ import sys
 DNATUNE_SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, DNATUNE_SRC)
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (DNATUNE_SRC, os.environ.get("PYTHONPATH")) if p)
+    PYTHONPATH=os.pathsep.join(
+        p for p in (DNATUNE_SRC, os.environ.get("PYTHONPATH")) if p
+    )
 )
 
 from dnatune.config import (
