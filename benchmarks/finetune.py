@@ -170,6 +170,7 @@ def run_side(args) -> dict:
     )
     cpu_seconds = _cpu_seconds() - cpu_start
     test = read_predictions(out / "predictions.parquet", "binary", RuntimeError)
+    test_scores = metrics.compute_metrics("binary", test.labels, test.scores)
     return {
         "samples_per_s": history["train_samples_per_second"],
         # CPU seconds of the whole cell (tokenising, training, evaluating, predicting, saving):
@@ -179,7 +180,7 @@ def run_side(args) -> dict:
         "train_steps": history["train_steps"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "metric": history["metric"],
-        "test_metric": metrics.compute_metrics("binary", test.labels, test.scores)[history["metric"]],
+        "test_metric": test_scores[history["metric"]],
         "device": history["device"],
         "precision": history["precision"],
         "threads": torch.get_num_threads(),
