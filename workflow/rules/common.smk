@@ -8,24 +8,34 @@ import sys
 DNATUNE_SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, DNATUNE_SRC)
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (DNATUNE_SRC, os.environ.get("PYTHONPATH")) if p)
+    PYTHONPATH=os.pathsep.join(
+        p for p in (DNATUNE_SRC, os.environ.get("PYTHONPATH")) if p
+    )
 )
 
 from dnatune.config import (
+    describe_source,
     fraction_label,
     grid,
     is_scratch_spec,
+    model_pretrain,
     pretrain_stage,
     task_finetune,
     tokenizer_id,
     validate_config,
     variants_for,
 )
+from snakemake.logging import logger
 
+# errors name the config files actually loaded (the default or --configfile) and --config
+CONFIG_SOURCE = describe_source(
+    workflow.configfiles, workflow.config_settings.config_args
+)
 validate_config(
     config,
     workflow.source_path("../schemas/config.schema.yaml"),
-    source="config (config/config.yaml and --config overrides)",
+    source=CONFIG_SOURCE,
+    notify=logger.info,
 )
 
 GENOMES = list(config["genomes"])
@@ -289,11 +299,22 @@ def pretrain_corpus_dirs(wildcards):
 
 
 def pretrain_settings(wildcards):
-    """Hyper-parameters of the pretrain rule: config `pretrain` and the model's remote-code flag."""
-    settings = {k: v for k, v in config["pretrain"].items() if k != "genomes"}
+    """Hyper-parameters of the pretrain rule: config `pretrain` overlaid with the model's own
+    `pretrain:` block (so editing it reruns only this model), and its remote-code flag.
+    """
+    settings = {
+        k: v
+        for k, v in model_pretrain(config, wildcards.model).items()
+        if k != "genomes"
+    }
     remote_code = _model(wildcards).get("trust_remote_code", False)
     settings["trust_remote_code"] = bool(remote_code)
     return settings
+
+
+def init_seed(wildcards):
+    """Seed of a scratch model's random initial weights: its pretrain.seed."""
+    return model_pretrain(config, wildcards.model)["seed"]
 
 
 def model_gpus(wildcards):

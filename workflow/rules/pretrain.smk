@@ -38,7 +38,7 @@ rule init_model:
         "../../envs/train.yaml"
     params:
         spec=scratch_model_spec,
-        seed=config["pretrain"]["seed"],
+        seed=init_seed,
     script:
         "../scripts/init_model.py"
 
