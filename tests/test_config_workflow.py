@@ -138,6 +138,15 @@ def test_yaml_exponent_without_dot_is_read_as_a_number_and_said(tmp_path):
             lambda c: c["finetune"].update(variants=["continued"]),
             "key 'finetune.variants': model 'tiny' has none of the variants ['continued']",
         ),
+        # checks outside the schema name the file too
+        (
+            lambda c: c["tasks"]["promoter"].update(metric="auc"),
+            "key 'tasks.promoter.metric': metric 'auc' is not computed for binary tasks",
+        ),
+        (
+            lambda c: c["tasks"]["promoter"].update(labels=["a"]),
+            "key 'tasks.promoter.labels': a binary task has 2 labels",
+        ),
     ],
 )
 def test_grid_that_could_not_run_stops_before_any_job(tmp_path, change, error):

@@ -12,6 +12,7 @@ import copy
 import difflib
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,12 +94,19 @@ def validate_config(
         raise ConfigError(f"{source}: {_first_line(err)}") from None
     for spec, block, written in overrides:
         spec[block] = written
-    try:
+    with naming_source(source):
         _check_references(config)
         check_grid(config)
-    except ConfigError as err:
-        raise ConfigError(f"{source}: {err}") from None
     return config
+
+
+@contextmanager
+def naming_source(source: str) -> Iterator[None]:
+    """Prefix a config check's error (a ValueError naming a key) with the config's source."""
+    try:
+        yield
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
 
 
 def describe_source(configfiles, config_args) -> str:

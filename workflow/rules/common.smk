@@ -19,6 +19,7 @@ from dnatune.config import (
     grid,
     is_scratch_spec,
     model_pretrain,
+    naming_source,
     pretrain_stage,
     task_finetune,
     tokenizer_id,
@@ -325,7 +326,8 @@ def model_gpus(wildcards):
 # ---------------------------------------------------------------- tasks stage
 from dnatune.tasks import check_task_specs, task_source_files
 
-check_task_specs(config)
+with naming_source(CONFIG_SOURCE):
+    check_task_specs(config)
 TASK_SPLIT = f"{TASK_DIR}/{{split}}.parquet"  # split: train, val, test
 TASK_META = f"{TASK_DIR}/meta.json"
 
@@ -365,8 +367,11 @@ FINETUNE_MODEL = f"{FINETUNE_DIR}/model"
 FINETUNE_CHECKPOINT_DIR = f"results/checkpoints/finetune/{CELL}"
 from dnatune.metrics import headline_metric
 
-for _task, _spec in config["tasks"].items():  # a wrong metric name fails before any job
-    headline_metric(_spec["type"], _spec.get("metric"), where=f"tasks.{_task}.metric")
+with naming_source(CONFIG_SOURCE):  # a wrong metric name fails before any job
+    for _task, _spec in config["tasks"].items():
+        headline_metric(
+            _spec["type"], _spec.get("metric"), where=f"tasks.{_task}.metric"
+        )
 
 
 def finetune_model_dir(wildcards):
