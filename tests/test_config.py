@@ -13,6 +13,7 @@ from dnatune.config import (
     fraction_label,
     grid,
     model_pretrain,
+    pretrain_genomes,
     task_finetune,
     tokenizer_id,
     validate_config,
@@ -283,11 +284,24 @@ def test_model_pretrain_block_overrides_global_pretrain_for_that_model(config):
     assert tiny["batch_size"] == other["batch_size"] == config["pretrain"]["batch_size"]
 
 
+def test_model_pretrain_genomes_fall_back_to_global_then_all(config):
+    config["genomes"]["other"] = {"simulate": {"length": 50000}}
+    config["models"]["other_bert"] = copy.deepcopy(config["models"]["tiny"])
+    config["models"]["other_bert"]["pretrain"] = {"genomes": ["other"]}
+    config["pretrain"].pop("genomes")
+    config = validate_config(config, SCHEMA)
+    assert pretrain_genomes(config, "tiny") == ["demo", "other"]
+    assert pretrain_genomes(config, "other_bert") == ["other"]
+    config["pretrain"]["genomes"] = ["demo"]
+    assert pretrain_genomes(config, "tiny") == ["demo"]
+
+
 @pytest.mark.parametrize(
     ("block", "error"),
     [
         ({"max_step": 10}, r"models\.tiny\.pretrain\.max_step.*did you mean 'max_steps'"),
-        ({"genomes": ["demo"]}, r"unknown key 'models\.tiny\.pretrain\.genomes'"),
+        ({"genomes": ["dem0"]}, r"key 'models\.tiny\.pretrain\.genomes': unknown genome 'dem0'"),
+        ({"genomes": ["demo", "demo"]}, r"key 'models\.tiny\.pretrain\.genomes': .*non-unique"),
         ({"lr": 0}, r"key 'models\.tiny\.pretrain\.lr': 0 is less than or equal"),
     ],
 )

@@ -34,10 +34,15 @@ def two_task_config() -> dict:
 
 @pytest.fixture
 def completed(tmp_path) -> Path:
-    """Two tasks x two models (sharing a tokenizer), every job recorded as run."""
+    """Two tasks x two models (sharing a tokenizer), every job recorded as run.
+
+    A second genome is defined but not pre-trained on (nor used by a task) yet.
+    """
     config = two_task_config()
     config["models"]["wide"] = copy.deepcopy(config["models"]["tiny"])
     config["models"]["wide"]["scratch"]["hidden"] = 48
+    config["genomes"]["other"] = {"simulate": {"length": 100_000, "chromosomes": 2, "seed": 4}}
+    config["pretrain"]["genomes"] = ["demo"]
     write_config(tmp_path, config)
     mark_complete(tmp_path)
     return tmp_path
@@ -94,6 +99,17 @@ def test_model_pretrain_edit_reruns_only_that_models_pretraining(completed):
     assert [w["model"] for r, w in jobs if r == "init_model"] == ["wide"]
     assert {c[1] for c in cells_of(jobs, "finetune")} == {"wide"}
     assert len(cells_of(jobs, "finetune")) == 4  # 2 tasks x 2 variants
+
+
+def test_model_pretrain_genomes_build_and_rerun_only_that_model(completed):
+    edit(completed, lambda c: c["models"]["wide"].update(pretrain={"genomes": ["demo", "other"]}))
+    jobs = planned_jobs(completed)
+    assert [w["model"] for r, w in jobs if r == "pretrain"] == ["wide"]
+    assert [w["genome"] for r, w in jobs if r in ("windows", "corpus")] == ["other", "other"]
+    assert not {r for r, _ in jobs} & {"init_model", "build_tokenizer", "build_task"}, jobs
+    assert cells_of(jobs, "finetune") == {
+        (task, "wide", "pretrained", "1", "0") for task in ("promoter", "coding")
+    }
 
 
 def test_config_override_merges_into_the_files_finetune_block(completed):

@@ -130,11 +130,15 @@ def _first_line(err: Exception) -> str:
 
 def _check_references(config: dict) -> None:
     genomes = set(config["genomes"])
-    for name in config.get("pretrain", {}).get("genomes", []):
-        if name not in genomes:
-            raise ConfigError(
-                f"key 'pretrain.genomes': unknown genome '{name}'; defined genomes: {sorted(genomes)}"
-            )
+    lists = {"pretrain.genomes": config.get("pretrain", {}).get("genomes", [])}
+    for model, spec in config["models"].items():
+        lists[f"models.{model}.pretrain.genomes"] = spec.get("pretrain", {}).get("genomes", [])
+    for key, names in lists.items():
+        for name in names:
+            if name not in genomes:
+                raise ConfigError(
+                    f"key '{key}': unknown genome '{name}'; defined genomes: {sorted(genomes)}"
+                )
     for task, spec in config.get("tasks", {}).items():
         for kind in ("bed", "annotation"):
             ref = spec["source"].get(kind, {}).get("genome")
@@ -197,6 +201,11 @@ def model_pretrain(config: dict, model: str) -> dict:
     merged = {k: v for k, v in config["pretrain"].items()}
     merged.update(config["models"][model].get("pretrain", {}))
     return merged
+
+
+def pretrain_genomes(config: dict, model: str) -> list[str]:
+    """Genomes a model is pre-trained on: its own `pretrain.genomes`, the global ones, or all."""
+    return model_pretrain(config, model).get("genomes") or list(config["genomes"])
 
 
 def grid_key(config: dict, task: str, key: str) -> str:

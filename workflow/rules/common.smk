@@ -20,6 +20,7 @@ from dnatune.config import (
     is_scratch_spec,
     model_pretrain,
     naming_source,
+    pretrain_genomes,
     pretrain_stage,
     task_finetune,
     tokenizer_id,
@@ -235,7 +236,11 @@ def tokenizer_spec(wildcards):
 
 
 def tokenizer_inputs(wildcards):
-    """bpe: genome and windows of every pre-training genome; hf model: its fetched base dir."""
+    """bpe: genome and windows of every pre-training genome; hf model: its fetched base dir.
+
+    A bpe tokenizer is shared by the models with its spec, so it learns from the global
+    pretrain.genomes, not from one model's own list (which would rerun the others).
+    """
     model, cfg = _tokenizer_model(wildcards)
     if not is_scratch_spec(cfg):
         return {"model": MODEL_BASE.format(model=model)}
@@ -296,7 +301,15 @@ def pretrain_corpus_dirs(wildcards):
             f"{pretrain_stage(cfg)} ('pretrained' for scratch specs, 'continued' for hf models)"
         )
     tokenizer = tokenizer_id(wildcards.model, cfg)
-    return [CORPUS_DIR.format(genome=g, tokenizer=tokenizer) for g in PRETRAIN_GENOMES]
+    return [
+        CORPUS_DIR.format(genome=g, tokenizer=tokenizer)
+        for g in model_pretrain_genomes(wildcards)
+    ]
+
+
+def model_pretrain_genomes(wildcards):
+    """The model's pretrain.genomes (its own block, else the global key, else all genomes)."""
+    return pretrain_genomes(config, wildcards.model)
 
 
 def pretrain_settings(wildcards):
@@ -489,18 +502,23 @@ def report_corpus_dirs(wildcards):
     return [
         CORPUS_DIR.format(genome=g, tokenizer=tokenizer_id(m, config["models"][m]))
         for m in _report_pretrained_models()
-        for g in PRETRAIN_GENOMES
+        for g in pretrain_genomes(config, m)
     ]
 
 
+def _report_pretrain_genomes():
+    """Genomes the grid's pre-trained models were pre-trained on."""
+    used = {g for m in _report_pretrained_models() for g in pretrain_genomes(config, m)}
+    return [g for g in GENOMES if g in used]
+
+
 def report_windows(wildcards):
-    genomes = PRETRAIN_GENOMES if _report_pretrained_models() else []
-    return [WINDOWS.format(genome=g) for g in genomes]
+    return [WINDOWS.format(genome=g) for g in _report_pretrain_genomes()]
 
 
 def report_manifests(wildcards):
     """Genomes the grid used: pre-training corpora and genome-derived tasks."""
-    used = set(PRETRAIN_GENOMES) if _report_pretrained_models() else set()
+    used = set(_report_pretrain_genomes())
     for task in sorted({c.task for c in grid(config)}):
         source = config["tasks"][task]["source"]
         used.update(source[k]["genome"] for k in ("bed", "annotation") if k in source)

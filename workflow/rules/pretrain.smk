@@ -60,7 +60,7 @@ rule pretrain:
         gpu=model_gpus,
     params:
         settings=pretrain_settings,
-        genomes=PRETRAIN_GENOMES,
+        genomes=model_pretrain_genomes,
         checkpoint_dir=PRETRAIN_CHECKPOINT_DIR,
     script:
         "../scripts/pretrain.py"
