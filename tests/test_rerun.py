@@ -20,9 +20,9 @@ JOB = re.compile(
 )
 
 
-def planned_jobs(workdir: Path) -> list[tuple[str, dict]]:
-    """(rule, wildcards) of every job `snakemake -n` would run."""
-    proc = run_snakemake(workdir, "-n", "--cores", "1")
+def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job `snakemake -n` (with `args`) would run."""
+    proc = run_snakemake(workdir, "-n", "--cores", "1", *args)
     text = proc.stdout + proc.stderr
     jobs = []
     for rule, body in JOB.findall(text):

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from dnatune.config_coerce import coerce_text, resolve_ref
+
+logger = logging.getLogger(__name__)
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 
 
@@ -28,18 +33,6 @@ def load_schema(path: str | Path) -> dict:
         return yaml.safe_load(handle)
 
 
-def _resolve(node: dict, root: dict) -> dict:
-    while "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#/"):
-            raise ValueError(f"only local $ref is supported, got {ref}")
-        target = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def check_keys(config: dict, schema: dict, source: str = "config") -> None:
     """Raise ConfigError for the first unknown key, suggesting the nearest valid one."""
     problems = list(_unknown_keys(config, schema, schema, []))
@@ -48,7 +41,7 @@ def check_keys(config: dict, schema: dict, source: str = "config") -> None:
 
 
 def _unknown_keys(value, node: dict, root: dict, path: list[str]) -> Iterator[str]:
-    node = _resolve(node, root)
+    node = resolve_ref(node, root)
     if not isinstance(value, dict) or node.get("type") not in (None, "object"):
         return
     properties = node.get("properties", {})
@@ -67,26 +60,61 @@ def _unknown_keys(value, node: dict, root: dict, path: list[str]) -> Iterator[st
             yield f"unknown key '{where}': {hint}"
 
 
-def validate_config(config: dict, schema_path: str | Path, source: str = "config") -> dict:
-    """Check keys, then validate types and fill defaults with snakemake's validator."""
+# Blocks that override a global section for one task or model: they keep only the
+# keys the user wrote (schema defaults filled into them would undo the global settings).
+OVERRIDE_BLOCKS = (("tasks", "finetune"), ("models", "pretrain"))
+
+
+def validate_config(
+    config: dict,
+    schema_path: str | Path,
+    source: str = "config",
+    notify: Callable[[str], None] = logger.info,
+) -> dict:
+    """Check keys, read numbers given as text, validate types, fill defaults, check the grid.
+
+    `source` names where the config came from (its files, --config) in every error;
+    `notify` receives a line for each number written 1e-4 style (see config_coerce).
+    """
     from snakemake.utils import validate
 
-    check_keys(config, load_schema(schema_path), source)
-    # A task's own `finetune:` block overrides only the keys the user wrote there;
-    # schema defaults filled into it would silently undo the global settings.
-    task_overrides = {
-        task: copy.deepcopy(spec["finetune"])
-        for task, spec in config.get("tasks", {}).items()
-        if isinstance(spec, dict) and "finetune" in spec
-    }
+    schema = load_schema(schema_path)
+    check_keys(config, schema, source)
+    for line in coerce_text(config, schema):
+        notify(f"{source}: {line}")
+    overrides = [
+        (spec, block, copy.deepcopy(spec[block]))
+        for section, block in OVERRIDE_BLOCKS
+        for spec in config.get(section, {}).values()
+        if isinstance(spec, dict) and block in spec
+    ]
     try:
         validate(config, str(schema_path), set_default=True)
     except Exception as err:  # snakemake wraps jsonschema errors in WorkflowError
         raise ConfigError(f"{source}: {_first_line(err)}") from None
-    for task, overrides in task_overrides.items():
-        config["tasks"][task]["finetune"] = overrides
-    _check_references(config)
+    for spec, block, written in overrides:
+        spec[block] = written
+    with naming_source(source):
+        _check_references(config)
+        check_grid(config)
     return config
+
+
+@contextmanager
+def naming_source(source: str) -> Iterator[None]:
+    """Prefix a config check's error (a ValueError naming a key) with the config's source."""
+    try:
+        yield
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def describe_source(configfiles, config_args) -> str:
+    """How errors name the config: the files Snakemake loaded, and any --config values."""
+    files = ", ".join(str(f) for f in configfiles) or "(no config file)"
+    if config_args:
+        return f"config {files} with --config {' '.join(config_args)}"
+    return f"config {files}"
 
 
 def _first_line(err: Exception) -> str:
@@ -94,17 +122,23 @@ def _first_line(err: Exception) -> str:
     cause = err.__cause__ or err.__context__
     if cause is not None and hasattr(cause, "message"):
         where = ".".join(str(p) for p in getattr(cause, "absolute_path", []))
-        return f"key '{where or '<top>'}': {cause.message}"
+        schema = getattr(cause, "schema", None)
+        why = schema.get("description") if isinstance(schema, dict) else None
+        return f"key '{where or '<top>'}': {cause.message}" + (f"; {why}" if why else "")
     return text.splitlines()[0] if text else repr(err)
 
 
 def _check_references(config: dict) -> None:
     genomes = set(config["genomes"])
-    for name in config.get("pretrain", {}).get("genomes", []):
-        if name not in genomes:
-            raise ConfigError(
-                f"key 'pretrain.genomes': unknown genome '{name}'; defined genomes: {sorted(genomes)}"
-            )
+    lists = {"pretrain.genomes": config.get("pretrain", {}).get("genomes", [])}
+    for model, spec in config["models"].items():
+        lists[f"models.{model}.pretrain.genomes"] = spec.get("pretrain", {}).get("genomes", [])
+    for key, names in lists.items():
+        for name in names:
+            if name not in genomes:
+                raise ConfigError(
+                    f"key '{key}': unknown genome '{name}'; defined genomes: {sorted(genomes)}"
+                )
     for task, spec in config.get("tasks", {}).items():
         for kind in ("bed", "annotation"):
             ref = spec["source"].get(kind, {}).get("genome")
@@ -160,6 +194,55 @@ def task_finetune(config: dict, task: str) -> dict:
     merged = {k: v for k, v in config["finetune"].items()}
     merged.update(config["tasks"][task].get("finetune", {}))
     return merged
+
+
+def model_pretrain(config: dict, model: str) -> dict:
+    """Global pretrain settings overlaid with the model's own `pretrain:` block."""
+    merged = {k: v for k, v in config["pretrain"].items()}
+    merged.update(config["models"][model].get("pretrain", {}))
+    return merged
+
+
+def pretrain_genomes(config: dict, model: str) -> list[str]:
+    """Genomes a model is pre-trained on: its own `pretrain.genomes`, the global ones, or all."""
+    return model_pretrain(config, model).get("genomes") or list(config["genomes"])
+
+
+def grid_key(config: dict, task: str, key: str) -> str:
+    """The config key a task's grid setting comes from (its own block, else the global one)."""
+    if key in config["tasks"][task].get("finetune", {}):
+        return f"tasks.{task}.finetune.{key}"
+    return f"finetune.{key}"
+
+
+def check_grid(config: dict) -> None:
+    """Reject, naming the key, a grid the schema accepts but whose cells could not run.
+
+    Duplicates and negative seeds are the schema's (uniqueItems, minimum); this checks
+    what needs the whole config: result folders named alike, and models left without
+    any variant of the grid.
+    """
+    for task in config.get("tasks", {}):
+        settings = task_finetune(config, task)
+        folders: dict[str, float] = {}
+        for fraction in settings["label_fractions"]:
+            label = fraction_label(fraction)
+            if label in folders:
+                raise ConfigError(
+                    f"key '{grid_key(config, task, 'label_fractions')}': label fractions "
+                    f"{folders[label]!r} and {fraction!r} would share the result folder "
+                    f"f{label} (fractions are named by 6 significant digits); "
+                    "drop one or make them differ within 6 digits"
+                )
+            folders[label] = fraction
+        for model, model_cfg in config["models"].items():
+            if not variants_for(model_cfg, settings["variants"]):
+                raise ConfigError(
+                    f"key '{grid_key(config, task, 'variants')}': model '{model}' has none of "
+                    f"the variants {settings['variants']}, so task '{task}' would get no cell "
+                    f"for it: an architecture spec has no 'continued' (its 'pretrained' "
+                    "variant is the workflow's own pre-training); add 'scratch' or 'pretrained'"
+                )
 
 
 def grid(config: dict) -> list[Cell]:

@@ -14,20 +14,30 @@ os.environ.update(
 )
 
 from dnatune.config import (
+    describe_source,
     fraction_label,
     grid,
     is_scratch_spec,
+    model_pretrain,
+    naming_source,
+    pretrain_genomes,
     pretrain_stage,
     task_finetune,
     tokenizer_id,
     validate_config,
     variants_for,
 )
+from snakemake.logging import logger
 
+# errors name the config files actually loaded (the default or --configfile) and --config
+CONFIG_SOURCE = describe_source(
+    workflow.configfiles, workflow.config_settings.config_args
+)
 validate_config(
     config,
     workflow.source_path("../schemas/config.schema.yaml"),
-    source="config (config/config.yaml and --config overrides)",
+    source=CONFIG_SOURCE,
+    notify=logger.info,
 )
 
 GENOMES = list(config["genomes"])
@@ -226,7 +236,11 @@ def tokenizer_spec(wildcards):
 
 
 def tokenizer_inputs(wildcards):
-    """bpe: genome and windows of every pre-training genome; hf model: its fetched base dir."""
+    """bpe: genome and windows of every pre-training genome; hf model: its fetched base dir.
+
+    A bpe tokenizer is shared by the models with its spec, so it learns from the global
+    pretrain.genomes, not from one model's own list (which would rerun the others).
+    """
     model, cfg = _tokenizer_model(wildcards)
     if not is_scratch_spec(cfg):
         return {"model": MODEL_BASE.format(model=model)}
@@ -287,15 +301,34 @@ def pretrain_corpus_dirs(wildcards):
             f"{pretrain_stage(cfg)} ('pretrained' for scratch specs, 'continued' for hf models)"
         )
     tokenizer = tokenizer_id(wildcards.model, cfg)
-    return [CORPUS_DIR.format(genome=g, tokenizer=tokenizer) for g in PRETRAIN_GENOMES]
+    return [
+        CORPUS_DIR.format(genome=g, tokenizer=tokenizer)
+        for g in model_pretrain_genomes(wildcards)
+    ]
+
+
+def model_pretrain_genomes(wildcards):
+    """The model's pretrain.genomes (its own block, else the global key, else all genomes)."""
+    return pretrain_genomes(config, wildcards.model)
 
 
 def pretrain_settings(wildcards):
-    """Hyper-parameters of the pretrain rule: config `pretrain` and the model's remote-code flag."""
-    settings = {k: v for k, v in config["pretrain"].items() if k != "genomes"}
+    """Hyper-parameters of the pretrain rule: config `pretrain` overlaid with the model's own
+    `pretrain:` block (so editing it reruns only this model), and its remote-code flag.
+    """
+    settings = {
+        k: v
+        for k, v in model_pretrain(config, wildcards.model).items()
+        if k != "genomes"
+    }
     remote_code = _model(wildcards).get("trust_remote_code", False)
     settings["trust_remote_code"] = bool(remote_code)
     return settings
+
+
+def init_seed(wildcards):
+    """Seed of a scratch model's random initial weights: its pretrain.seed."""
+    return model_pretrain(config, wildcards.model)["seed"]
 
 
 def model_gpus(wildcards):
@@ -306,7 +339,8 @@ def model_gpus(wildcards):
 # ---------------------------------------------------------------- tasks stage
 from dnatune.tasks import check_task_specs, task_source_files
 
-check_task_specs(config)
+with naming_source(CONFIG_SOURCE):
+    check_task_specs(config)
 TASK_SPLIT = f"{TASK_DIR}/{{split}}.parquet"  # split: train, val, test
 TASK_META = f"{TASK_DIR}/meta.json"
 
@@ -346,8 +380,11 @@ FINETUNE_MODEL = f"{FINETUNE_DIR}/model"
 FINETUNE_CHECKPOINT_DIR = f"results/checkpoints/finetune/{CELL}"
 from dnatune.metrics import headline_metric
 
-for _task, _spec in config["tasks"].items():  # a wrong metric name fails before any job
-    headline_metric(_spec["type"], _spec.get("metric"), where=f"tasks.{_task}.metric")
+with naming_source(CONFIG_SOURCE):  # a wrong metric name fails before any job
+    for _task, _spec in config["tasks"].items():
+        headline_metric(
+            _spec["type"], _spec.get("metric"), where=f"tasks.{_task}.metric"
+        )
 
 
 def finetune_model_dir(wildcards):
@@ -465,18 +502,23 @@ def report_corpus_dirs(wildcards):
     return [
         CORPUS_DIR.format(genome=g, tokenizer=tokenizer_id(m, config["models"][m]))
         for m in _report_pretrained_models()
-        for g in PRETRAIN_GENOMES
+        for g in pretrain_genomes(config, m)
     ]
 
 
+def _report_pretrain_genomes():
+    """Genomes the grid's pre-trained models were pre-trained on."""
+    used = {g for m in _report_pretrained_models() for g in pretrain_genomes(config, m)}
+    return [g for g in GENOMES if g in used]
+
+
 def report_windows(wildcards):
-    genomes = PRETRAIN_GENOMES if _report_pretrained_models() else []
-    return [WINDOWS.format(genome=g) for g in genomes]
+    return [WINDOWS.format(genome=g) for g in _report_pretrain_genomes()]
 
 
 def report_manifests(wildcards):
     """Genomes the grid used: pre-training corpora and genome-derived tasks."""
-    used = set(PRETRAIN_GENOMES) if _report_pretrained_models() else set()
+    used = set(_report_pretrain_genomes())
     for task in sorted({c.task for c in grid(config)}):
         source = config["tasks"][task]["source"]
         used.update(source[k]["genome"] for k in ("bed", "annotation") if k in source)

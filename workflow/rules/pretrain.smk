@@ -38,7 +38,7 @@ rule init_model:
         "../../envs/train.yaml"
     params:
         spec=scratch_model_spec,
-        seed=config["pretrain"]["seed"],
+        seed=init_seed,
     script:
         "../scripts/init_model.py"
 
@@ -60,7 +60,7 @@ rule pretrain:
         gpu=model_gpus,
     params:
         settings=pretrain_settings,
-        genomes=PRETRAIN_GENOMES,
+        genomes=model_pretrain_genomes,
         checkpoint_dir=PRETRAIN_CHECKPOINT_DIR,
     script:
         "../scripts/pretrain.py"
