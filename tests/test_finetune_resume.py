@@ -184,3 +184,17 @@ def test_removing_a_cell_leaves_the_parents_of_its_siblings(tmp_path):
     remove_checkpoints(cell_dir, levels=2)
     assert not cell_dir.exists()
     assert (tmp_path / "finetune" / "task" / "s1").is_dir()  # a sibling's: parents stay
+
+
+def test_a_finished_cell_leaves_no_empty_checkpoint_folders_and_no_training_args(cell, tmp_path):
+    checkpoints = tmp_path / "results/checkpoints/finetune/gc/tiny/scratch/f1.0/s0"
+    sibling = tmp_path / "results/checkpoints/finetune/gc/tiny/scratch/f1.0/s1"
+    sibling.mkdir(parents=True)  # another cell's, still running: its folders stay
+    finetune(cell_args(cell, tmp_path / "out", checkpoints, max_steps=4, eval_steps=2))
+    assert not checkpoints.exists() and sibling.is_dir()
+    sibling.rmdir()
+    finetune(cell_args(cell, tmp_path / "out", checkpoints, max_steps=4, eval_steps=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "results"]
+    assert not any((tmp_path / "results").iterdir())  # results/checkpoints/... all gone
+    assert (tmp_path / "out/model/model.safetensors").exists()
+    assert not (tmp_path / "out/model/training_args.bin").exists()

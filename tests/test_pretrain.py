@@ -41,6 +41,16 @@ def test_pretraining_learns_with_the_family_objective(tmp_path, architecture, ob
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_a_finished_run_leaves_no_empty_checkpoint_folders_and_no_training_args(tmp_path):
+    setup = tiny_setup(tmp_path, "gpt2")
+    args = pretrain_args(tmp_path, setup, max_steps=4, save_steps=2)
+    args.checkpoint_dir = str(tmp_path / "results/checkpoints/pretrain/tiny/pretrained")
+    pretrain.main(args)
+    assert not any((tmp_path / "results").iterdir())  # results/checkpoints/... all gone
+    assert (tmp_path / "out/model.safetensors").exists()
+    assert not (tmp_path / "out/training_args.bin").exists()
+
+
 def test_explicit_objective_must_fit_the_model(tmp_path):
     setup = tiny_setup(tmp_path, "bert")
     with pytest.raises(ValueError, match="pretrain.objective.*clm does not fit an? encoder"):

@@ -57,6 +57,7 @@ from dnatune.checkpoints import (
     inputs_digest,
     last_complete_checkpoint,
     remove_checkpoints,
+    save_final_model,
 )
 from dnatune.launch import device_flags, per_device_batch
 from dnatune.models import load_sequence_classifier, max_model_tokens
@@ -82,6 +83,9 @@ LORA_TARGETS = {
 HEAD_MODULES = ("classifier", "score", "pooler")
 SPLITS = ("train", "val", "test")
 FINGERPRINT = "dnatune_finetune_args.json"  # beside the checkpoints: what they were made with
+# checkpoint_dir's parents a finished cell removes when left empty: f{fraction}, variant,
+# model, task, finetune/ and checkpoints/ of results/checkpoints/finetune/{cell}
+CHECKPOINT_PARENTS = 6
 
 
 class FinetuneInputError(ValueError):
@@ -830,7 +834,7 @@ def cell_checkpoints(args: FinetuneArguments):
     directory = args.checkpoint_dir or str(Path(args.output_dir) / ".checkpoints")
     yield directory
     if not args.keep_checkpoints and int(os.environ.get("RANK", "0")) == 0:
-        remove_checkpoints(directory)
+        remove_checkpoints(directory, levels=CHECKPOINT_PARENTS if args.checkpoint_dir else 0)
 
 
 def training_stopped(checkpoint: str) -> bool:
@@ -875,7 +879,7 @@ def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFra
 def save_cell(trainer, tokenizer, task, args, history, predictions, output_dir: Path) -> None:
     """model/ (weights, or adapter + head), history.json, predictions.parquet, each atomically."""
     with atomic_path(output_dir / "model", directory=True) as tmp:
-        trainer.save_model(str(tmp))
+        save_final_model(trainer, tmp)
         tokenizer.save_pretrained(str(tmp))
         (tmp / "dnatune_finetune.json").write_text(
             json.dumps(

@@ -189,12 +189,12 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     }
     if trainer.is_world_process_zero():
         with atomic_path(args.output_dir, directory=True) as tmp:
-            trainer.save_model(str(tmp))
+            checkpoints.save_final_model(trainer, tmp)
             tokenizer.save_pretrained(tmp)
             trainer.state.save_to_json(str(tmp / "trainer_state.json"))
             (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-        if not args.keep_checkpoints:  # and results/checkpoints/pretrain/{model}/ when now empty
-            checkpoints.remove_checkpoints(args.checkpoint_dir, levels=1)
+        if not args.keep_checkpoints:  # and {model}/, pretrain/ and checkpoints/ when left empty
+            checkpoints.remove_checkpoints(args.checkpoint_dir, levels=3)
         logger.info(
             "pre-trained %d steps: train loss %.3f, val loss %s (uniform guess %.3f) -> %s",
             summary["global_step"],
