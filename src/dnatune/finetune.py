@@ -371,7 +371,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "max_length": max_length,
             "long_sequences": args.long_sequences,
             "long": long_counts,
-            "truncated": sum(enc.n_truncated for enc in encoded.values()),
+            "truncated": {split: enc.n_truncated for split, enc in encoded.items()},
             "windows": {split: enc.n_windows for split, enc in encoded.items()},
             "eval_steps": eval_every,
             "precision": precision,

@@ -30,6 +30,7 @@ from dnatune.report_inputs import (
     benchmark_times,
     cell_key_from_path,
     corpus_stats,
+    long_sequences,
     read_history,
     read_json,
     read_manifest,
@@ -166,6 +167,7 @@ class _Report:
         self.headlines = {t: d["headline"] for t, d in self.metrics.items()}
         self.task_types = {t: d["type"] for t, d in self.metrics.items()}
         self.histories = {cell_key_from_path(p): read_history(p) for p in inputs.histories}
+        self.long_sequences = long_sequences(self.histories)
         self.prediction_paths = {cell_key_from_path(p): p for p in inputs.predictions}
         self.task_meta = {}
         for path in inputs.task_meta:
@@ -562,6 +564,11 @@ class _Report:
             items.append("classes: " + ", ".join(esc(n) for n in meta["label_names"]))
         if meta.get("split_method"):
             items.append(f"split: {esc(meta['split_method'])}")
+        items += [
+            self.long_sequence_fact(model, counts)
+            for (name, model), counts in sorted(self.long_sequences.items())
+            if name == task and any(counts["long"].values())
+        ]
         text = "<ul class='facts'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
         if meta.get("warnings"):
             text += (
@@ -570,6 +577,24 @@ class _Report:
                 + "</p>"
             )
         return text
+
+    @staticmethod
+    def long_sequence_fact(model: str, counts: dict) -> str:
+        """'tiny: train 48, val 24, test 24 sequences longer than its 160 tokens, truncated'."""
+        per_split = ", ".join(f"{esc(s)} {fmt_int(n)}" for s, n in counts["long"].items())
+        fact = (
+            f"<b>{esc(model)}</b>: {per_split} sequences longer than its input of "
+            f"{fmt_int(counts['max_length'])} tokens, "
+        )
+        if counts["mode"] != "slide":
+            return fact + "truncated (only their start was seen)"
+        clipped = sum(counts["truncated"].values())
+        windows = sum(counts["windows"].values())
+        return (
+            fact
+            + f"slid over in {fmt_int(windows)} overlapping windows"
+            + (f", of which {fmt_int(clipped)} truncated" if clipped else "")
+        )
 
     # ------------------------------------------------------------ assembly
 
