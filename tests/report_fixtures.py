@@ -218,6 +218,16 @@ def _overview(grid: Grid) -> None:
         r / "models" / MODEL / "pretrained" / "trainer_state.json",
         {"log_history": log, "global_step": 200, "max_steps": 200},
     )
+    write_json(
+        r / "models" / MODEL / "pretrained" / "pretrain_summary.json",
+        {
+            "objective": "mlm",
+            "global_step": 200,
+            "final_train_loss": log[len(steps) - 1]["loss"],
+            "eval_loss": log[-1]["eval_loss"],
+            "val_unigram_entropy": 3.215,
+        },
+    )
     grid.pretrain_dirs.append(r / "models" / MODEL / "pretrained")
 
 

@@ -162,6 +162,12 @@ def test_overview_reports_genome_corpus_models_and_provenance(built):
     jobs = len(list(grid.cells()))
     assert f"<tr><td>finetune</td><td>{jobs}</td>" in page
     assert "pre-training loss curves" in [i["alt"] for i in parse(page).images]
+    summary = json.loads((grid.pretrain_dirs[0] / "pretrain_summary.json").read_text())
+    row = "</td><td>".join(
+        ["tiny", "pretrained", "mlm", "200", f"{summary['final_train_loss']:.3f}"]
+        + [f"{summary['eval_loss']:.3f}", "3.215", f"{3.215 - summary['eval_loss']:+.3f}"]
+    )
+    assert f"<tr><td>{row}</td></tr>" in page
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from dnatune.report_inputs import (
     read_json,
     read_manifest,
     read_metrics,
+    read_pretrain_summary,
     read_test_predictions,
     read_trainer_state,
     window_counts,
@@ -306,13 +307,53 @@ class _Report:
         if not states:
             return "<p>No model was pre-trained in this run.</p>"
         png = self.add_figure("pretraining_loss", plots.pretraining_curves(states))
-        return figure(
+        return self.pretraining_table() + figure(
             png,
             "pre-training loss curves",
             "Pre-training loss per step (masked or causal language modelling). A falling "
             "validation loss means the model learns regularities of the genome that carry "
             "over to unseen chromosomes; a validation loss rising while training loss falls "
             "means overfitting.",
+        )
+
+    def pretraining_table(self) -> str:
+        rows = []
+        for path in self.inputs.pretrain_dirs:
+            summary = read_pretrain_summary(path)
+            if summary is None:
+                continue
+            val, reference = summary.get("eval_loss"), summary.get("val_unigram_entropy")
+            below = None if val is None or reference is None else reference - val
+            rows.append(
+                [
+                    esc(Path(path).parent.name),
+                    esc(Path(path).name),
+                    esc(summary.get("objective", "–")),
+                    fmt_int(summary.get("global_step")),
+                    fmt(summary.get("final_train_loss")),
+                    fmt(val),
+                    fmt(reference),
+                    "–" if below is None else f"{below:+.3f}",
+                ]
+            )
+        if not rows:
+            return ""
+        return table(
+            [
+                "model",
+                "stage",
+                "objective",
+                "steps",
+                "final train loss",
+                "val loss",
+                "val unigram entropy",
+                "learnt beyond composition",
+            ],
+            rows,
+            "Losses in nats per token. The reference is the unigram entropy of the validation "
+            "tokens (special tokens left out): the loss of a model that knows only how often "
+            "each token occurs, e.g. the base composition for one token per base. A val loss "
+            "below it (a positive last column) is what the model learnt from context.",
         )
 
     def run_times(self) -> str:

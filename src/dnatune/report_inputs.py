@@ -259,6 +259,12 @@ def read_trainer_state(model_dir: str | Path) -> dict | None:
     return data
 
 
+def read_pretrain_summary(model_dir: str | Path) -> dict | None:
+    """pretrain_summary.json of a pre-trained model directory (None when absent)."""
+    path = Path(model_dir) / "pretrain_summary.json"
+    return read_json(path, "pretrain_summary.json") if path.exists() else None
+
+
 def benchmark_times(benchmark_dir: str | Path) -> pd.DataFrame:
     """Run time per rule from Snakemake's benchmark files (benchmarks/results/<rule>/*.tsv)."""
     records = []
