@@ -140,6 +140,18 @@ def test_a_killed_cell_resumes_and_predicts_as_an_uninterrupted_one(cell, tmp_pa
     assert_same_run(resumed, whole, tmp_path / "end", tmp_path / "whole")
 
 
+def test_select_last_killed_after_its_final_checkpoint_keeps_the_last_weights(cell, tmp_path):
+    whole = finetune(cell_args(cell, tmp_path / "whole", tmp_path / "ck-whole", select="last"))
+    assert whole["train_steps"] == whole["kept_step"] == 6 * 8  # no early stopping
+    assert whole["best_step"] < whole["train_steps"]
+    args = cell_args(cell, tmp_path / "end", tmp_path / "ck-end", select="last")
+    kill_at_save(args, 6 * 8)
+    steps = Steps()
+    resumed = finetune(args, callbacks=[steps])
+    assert resumed["resumed_from_step"] == 6 * 8 and steps.steps == []
+    assert_same_run(resumed, whole, tmp_path / "end", tmp_path / "whole")
+
+
 def test_checkpoints_of_other_settings_or_inputs_are_discarded(cell, tmp_path):
     args = cell_args(cell, tmp_path / "out", tmp_path / "ck")
     checkpoint = tmp_path / "ck" / "checkpoint-4"
