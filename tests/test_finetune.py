@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
+from conftest import ROOT
 from safetensors.torch import load_file
 from transformers import (
     AutoModelForSequenceClassification,
@@ -20,6 +23,7 @@ from transformers import (
     GPT2ForSequenceClassification,
     LlamaConfig,
     LlamaForSequenceClassification,
+    TrainerCallback,
 )
 
 from dnatune import metrics
@@ -257,7 +261,76 @@ def test_every_task_type_trains_and_scores(model_dir, tmp_path, task_type, optio
     if task_type == "regression":
         # every sequence is longer than the model's 64 tokens: slid over, one prediction per row
         assert history["long"] == {"train": 48, "val": 24, "test": 24}
-        assert history["windows"]["test"] > 24 and history["truncated"] == 0
+        assert history["windows"]["test"] > 24
+        assert history["truncated"] == {"train": 0, "val": 0, "test": 0}
+
+
+@pytest.fixture(scope="module")
+def misleading_task(tmp_path_factory) -> Path:
+    """Val labels flipped: the more the model learns train, the worse val gets."""
+    task = make_task(tmp_path_factory.mktemp("tasks") / "flipped", "binary")
+    val = pd.read_parquet(task / "val.parquet")
+    val.assign(label=1 - val["label"]).to_parquet(task / "val.parquet")
+    return task
+
+
+class WeightsAtEvaluation(TrainerCallback):
+    """The model's weights at each evaluation, by step."""
+
+    def __init__(self):
+        self.weights = {}
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        self.weights[state.global_step] = {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("select", ["best", "last"])
+def test_select_keeps_the_best_val_checkpoint_or_the_last(
+    model_dir, misleading_task, tmp_path, select
+):
+    seen = WeightsAtEvaluation()
+    settings = {"lr": 5e-3, "batch_size": 16, "max_steps": 16, "eval_steps": 4, "threads": 1}
+    args = FinetuneArguments.from_settings(
+        {**settings, "early_stopping_patience": 0, "select": select},
+        model_dir=str(model_dir),
+        task_dir=str(misleading_task),
+        output_dir=str(tmp_path / "cell"),
+    )
+    history = finetune(args, callbacks=[seen])
+    assert history["train_steps"] == 16 and history["best_step"] < 16  # they differ
+    kept = history["best_step"] if select == "best" else 16
+    assert history["select"] == select and history["kept_step"] == kept
+    saved = load_file(tmp_path / "cell" / "model" / "model.safetensors")
+    for step in (history["best_step"], 16):
+        same = all(torch.equal(value, seen.weights[step][k]) for k, value in saved.items())
+        assert same == (step == kept)
+
+
+def test_the_schema_defaults_are_the_library_defaults():
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    properties = schema["definitions"]["finetune_settings"]["properties"]
+    defaults = {f.name: f.default for f in dataclasses.fields(FinetuneArguments)}
+    compared = [key for key in properties if "default" in properties[key] and key in defaults]
+    assert {"eval_steps", "select", "early_stopping_patience"} <= set(compared)
+    for key in compared:
+        assert properties[key]["default"] == defaults[key], key
+
+
+def test_by_default_early_stopping_has_evaluations_to_fire_on(model_dir, misleading_task, tmp_path):
+    args = FinetuneArguments(  # the defaults, but for a short run
+        model_dir=str(model_dir),
+        task_dir=str(misleading_task),
+        output_dir=str(tmp_path / "cell"),
+        lr=5e-3,
+        batch_size=16,
+        epochs=5,
+        threads=1,
+    )
+    history = finetune(args)
+    assert history["eval_steps"] == 4  # ten evaluations over 5 epochs of 8 steps
+    evaluations = [e["step"] for e in history["log_history"] if "eval_loss" in e]
+    assert history["train_steps"] < 40 and len(evaluations) == 4  # best, then patience 3
+    assert history["kept_step"] == history["best_step"] == 4
 
 
 # ---------------------------------------------------------------- pieces

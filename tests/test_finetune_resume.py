@@ -140,6 +140,18 @@ def test_a_killed_cell_resumes_and_predicts_as_an_uninterrupted_one(cell, tmp_pa
     assert_same_run(resumed, whole, tmp_path / "end", tmp_path / "whole")
 
 
+def test_select_last_killed_after_its_final_checkpoint_keeps_the_last_weights(cell, tmp_path):
+    whole = finetune(cell_args(cell, tmp_path / "whole", tmp_path / "ck-whole", select="last"))
+    assert whole["train_steps"] == whole["kept_step"] == 6 * 8  # no early stopping
+    assert whole["best_step"] < whole["train_steps"]
+    args = cell_args(cell, tmp_path / "end", tmp_path / "ck-end", select="last")
+    kill_at_save(args, 6 * 8)
+    steps = Steps()
+    resumed = finetune(args, callbacks=[steps])
+    assert resumed["resumed_from_step"] == 6 * 8 and steps.steps == []
+    assert_same_run(resumed, whole, tmp_path / "end", tmp_path / "whole")
+
+
 def test_checkpoints_of_other_settings_or_inputs_are_discarded(cell, tmp_path):
     args = cell_args(cell, tmp_path / "out", tmp_path / "ck")
     checkpoint = tmp_path / "ck" / "checkpoint-4"
@@ -184,3 +196,17 @@ def test_removing_a_cell_leaves_the_parents_of_its_siblings(tmp_path):
     remove_checkpoints(cell_dir, levels=2)
     assert not cell_dir.exists()
     assert (tmp_path / "finetune" / "task" / "s1").is_dir()  # a sibling's: parents stay
+
+
+def test_a_finished_cell_leaves_no_empty_checkpoint_folders_and_no_training_args(cell, tmp_path):
+    checkpoints = tmp_path / "results/checkpoints/finetune/gc/tiny/scratch/f1.0/s0"
+    sibling = tmp_path / "results/checkpoints/finetune/gc/tiny/scratch/f1.0/s1"
+    sibling.mkdir(parents=True)  # another cell's, still running: its folders stay
+    finetune(cell_args(cell, tmp_path / "out", checkpoints, max_steps=4, eval_steps=2))
+    assert not checkpoints.exists() and sibling.is_dir()
+    sibling.rmdir()
+    finetune(cell_args(cell, tmp_path / "out", checkpoints, max_steps=4, eval_steps=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "results"]
+    assert not any((tmp_path / "results").iterdir())  # results/checkpoints/... all gone
+    assert (tmp_path / "out/model/model.safetensors").exists()
+    assert not (tmp_path / "out/model/training_args.bin").exists()

@@ -267,9 +267,11 @@ def test_hub_id_resolves_from_the_cache_when_offline(tmp_path, monkeypatch):
 
 def test_fetch_model_reads_the_config_entry(tmp_path):
     source = save_dnabert_like(tmp_path / "dnabert3")
+    (source / "training_args.bin").write_bytes(b"a pickle of the author's TrainingArguments")
     entry = {"hf": str(source), "revision": "main", "trust_remote_code": False, "kmer": 3}
     out = models.fetch_model(entry, tmp_path / "base", name="dnabert")
     assert json.loads((out / "dnatune_tokenizer.json").read_text())["kmer"] == 3
+    assert not (out / "training_args.bin").exists()
 
 
 REMOTE_CONFIG = """

@@ -9,12 +9,14 @@ import textwrap
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pytest
 import torch
-from model_fixtures import CHAR, KMER3, make_corpus, pretrain_args, tiny_setup
+from model_fixtures import CHAR, KMER3, make_corpus, make_tokenizer, pretrain_args, tiny_setup
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, TrainerCallback
 
 from dnatune import pretrain
+from dnatune.corpus import load_corpus
 from dnatune.tokenizers import DnaTokenizer
 
 
@@ -32,13 +34,38 @@ def test_pretraining_learns_with_the_family_objective(tmp_path, architecture, ob
     state = json.loads((out / "trainer_state.json").read_text())
     losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
     assert losses[-1] < losses[0] - 0.3
-    assert summary["eval_loss"] < summary["uniform_loss"]
+    # its reference: the unigram entropy of the val windows it was scored on
+    val = pretrain.fit_to_length(load_corpus([str(setup["corpus"])], "val"), 80)
+    assert summary["val_unigram_entropy"] == pytest.approx(
+        pretrain.unigram_entropy(val, DnaTokenizer.from_pretrained(setup["tokenizer"]).hf)
+    )
+    assert "uniform_loss" not in summary
     # the output is a complete HF dir with its tokenizer; checkpoints are cleaned up
     auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
     assert auto.from_pretrained(out).config.model_type == architecture
     assert DnaTokenizer.from_pretrained(out).kind == "kmer"
     assert json.loads((out / "pretrain_summary.json").read_text())["objective"] == objective
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_the_reference_loss_is_the_unigram_entropy_of_the_val_tokens(tmp_path):
+    """GC 0.36, one token per base: about 1.35 nats, where a uniform guess says ln 5 (with N)."""
+    tokenizer = DnaTokenizer.from_pretrained(make_tokenizer(tmp_path / "char", CHAR)).hf
+    windows = ["A" * 32 + "C" * 18 + "G" * 18 + "T" * 32, "ACGT" * 5 + "N"]  # N: 1 in 121
+    val = datasets.Dataset.from_dict({"input_ids": tokenizer(windows)["input_ids"]})
+    assert tokenizer.cls_token_id in val[0]["input_ids"]  # specials are there, and left out
+    p = np.array([37, 23, 23, 37, 1]) / 121
+    assert pretrain.unigram_entropy(val, tokenizer) == pytest.approx(-(p * np.log(p)).sum())
+
+
+def test_a_finished_run_leaves_no_empty_checkpoint_folders_and_no_training_args(tmp_path):
+    setup = tiny_setup(tmp_path, "gpt2")
+    args = pretrain_args(tmp_path, setup, max_steps=4, save_steps=2)
+    args.checkpoint_dir = str(tmp_path / "results/checkpoints/pretrain/tiny/pretrained")
+    pretrain.main(args)
+    assert not any((tmp_path / "results").iterdir())  # results/checkpoints/... all gone
+    assert (tmp_path / "out/model.safetensors").exists()
+    assert not (tmp_path / "out/training_args.bin").exists()
 
 
 def test_explicit_objective_must_fit_the_model(tmp_path):

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageStat
 from report_fixtures import TASKS, WEIGHT_SHAPES, make_grid
 
-from dnatune.report import build_report, write_report
+from dnatune.report import _Report, build_report, write_report
 from dnatune.summary import write_summary
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr", "col"}
@@ -119,6 +119,32 @@ def test_metric_table_shows_mean_and_sd_across_seeds(built):
             assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in page
 
 
+def test_each_task_says_how_many_sequences_its_models_truncated(built):
+    grid, _, page, _, _ = built
+    n_train = max(8, int(8 * 80 * max(grid.fractions)))  # the largest fraction's cell
+    promoter = page.split('id="task-promoter"')[1].split("</section>")[0]
+    assert (
+        f"<b>tiny</b>: train {n_train // 10}, val 3, test 5 sequences longer than its input "
+        "of 160 tokens, truncated (only their start was seen)"
+    ) in promoter
+    family = page.split('id="task-family"')[1].split("</section>")[0]
+    assert "longer than its input" not in family  # none there
+
+
+def test_slid_sequences_are_counted_with_their_windows():
+    counts = {
+        "mode": "slide",
+        "max_length": 64,
+        "long": {"train": 48, "val": 24, "test": 24},
+        "truncated": {"train": 1, "val": 0, "test": 1},
+        "windows": {"train": 150, "val": 75, "test": 75},
+    }
+    assert _Report.long_sequence_fact("nt", counts) == (
+        "<b>nt</b>: train 48, val 24, test 24 sequences longer than its input of 64 tokens, "
+        "slid over in 300 overlapping windows, of which 2 truncated"
+    )
+
+
 def test_overview_reports_genome_corpus_models_and_provenance(built):
     grid, _, page, _, _ = built
     manifest = json.loads(grid.manifests[0].read_text())
@@ -136,6 +162,12 @@ def test_overview_reports_genome_corpus_models_and_provenance(built):
     jobs = len(list(grid.cells()))
     assert f"<tr><td>finetune</td><td>{jobs}</td>" in page
     assert "pre-training loss curves" in [i["alt"] for i in parse(page).images]
+    summary = json.loads((grid.pretrain_dirs[0] / "pretrain_summary.json").read_text())
+    row = "</td><td>".join(
+        ["tiny", "pretrained", "mlm", "200", f"{summary['final_train_loss']:.3f}"]
+        + [f"{summary['eval_loss']:.3f}", "3.215", f"{3.215 - summary['eval_loss']:+.3f}"]
+    )
+    assert f"<tr><td>{row}</td></tr>" in page
 
 
 @pytest.fixture(scope="module")

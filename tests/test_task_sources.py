@@ -75,6 +75,17 @@ def test_empty_csv_is_a_clear_error(tmp_path):
         read_table(str(path), "csv", {})
 
 
+def test_a_header_only_file_says_it_has_no_rows(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("sequence,label\n")
+    with pytest.raises(TaskInputError, match=r"train\.csv: the file has no rows below its header"):
+        read_table(str(path), "csv", {})
+    path = tmp_path / "train.parquet"
+    pd.DataFrame({"sequence": [], "label": []}).to_parquet(path)
+    with pytest.raises(TaskInputError, match=r"train\.parquet: the file has no rows\. Fix"):
+        read_table(str(path), "parquet", {})
+
+
 def test_parquet_rows_are_located_by_row(tmp_path):
     path = tmp_path / "t.parquet"
     pd.DataFrame({"sequence": ["AC", "GT"], "label": [0.5, 1.5]}).to_parquet(path)

@@ -200,13 +200,27 @@ def test_bad_input_is_a_clear_error(genome, tmp_path):
     not_fasta.write_text("hello\n")
     with pytest.raises(WindowsError, match="indexed FASTA"):
         make_windows(not_fasta, tmp_path / "w.parquet", SETTINGS)
-    with pytest.raises(WindowsError, match="no window passed"):
+    with pytest.raises(
+        WindowsError,
+        match=r"no window passed the filters: every contig is shorter than windows.size 100000 "
+        r"\(the longest is 5000 bp\); set windows.size to 5000 or less",
+    ):
         windows_of(genome[0], tmp_path, size=100_000)
     assert not (tmp_path / "windows.parquet").exists()  # nothing half-written
     with pytest.raises(WindowsError, match="unknown windows keys"):
         windows_of(genome[0], tmp_path, sise=100)
     with pytest.raises(WindowsError, match="softmask"):
         WindowSettings.from_config({"softmask": "lower"})
+
+
+def test_no_window_left_by_the_filters_says_which_dropped_them(tmp_path):
+    fa = write_genome(tmp_path / "g.fa.gz", {"chr1": "N" * 1000, "chr2": "ACGT" * 20})
+    with pytest.raises(
+        WindowsError,
+        match=r"windows dropped: 9 more N than windows.max_n_fraction \(raise it\); "
+        r"1 of 2 contigs shorter than windows.size",
+    ):
+        make_windows(fa, tmp_path / "w.parquet", SETTINGS)
 
 
 def test_bases_outside_acgtn_are_counted_once_and_logged(tmp_path, caplog):

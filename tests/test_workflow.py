@@ -62,6 +62,17 @@ def test_every_grid_cell_is_evaluated_and_reported(tiny_run):
     assert pq.read_table(tiny_run / "results/tasks/promoter/test.parquet").num_rows > 0
 
 
+def test_a_finished_run_leaves_no_checkpoints_or_training_args_and_reports_references(tiny_run):
+    assert not (tiny_run / "results/checkpoints").exists()
+    assert not list((tiny_run / "results").rglob("training_args.bin"))
+    summary = json.loads(
+        (tiny_run / "results/models/tiny/pretrained/pretrain_summary.json").read_text()
+    )
+    assert 0 < summary["val_unigram_entropy"] < 4.2  # 3-mers of a genome: below ln 64
+    page = (tiny_run / "results/report/report.html").read_text()
+    assert f"<td>{summary['val_unigram_entropy']:.3f}</td>" in page
+
+
 def test_a_finished_run_has_nothing_left_to_do(tiny_run):
     proc = run_snakemake(tiny_run, "-n", "--cores", "1")
     assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -71,8 +71,25 @@ def checkpoint_step(path: str | None) -> int:
     return int(Path(path).name.rsplit("-", 1)[1]) if path else 0
 
 
+def save_final_model(trainer, directory: str | Path) -> None:
+    """`trainer.save_model`, minus the training_args.bin it writes beside the weights.
+
+    That pickle of the TrainingArguments is the Trainer's checkpoint bookkeeping; in
+    a model folder it is dead weight that loads only with torch.load(weights_only=False)
+    on a matching transformers. The settings are recorded in JSON beside the model.
+    """
+    from transformers.trainer import TRAINING_ARGS_NAME
+
+    trainer.save_model(str(directory))
+    (Path(directory) / TRAINING_ARGS_NAME).unlink(missing_ok=True)
+
+
 def remove_checkpoints(directory: str | Path, levels: int = 0) -> None:
-    """Delete `directory`, then up to `levels` of its parents that are left empty."""
+    """Delete `directory`, then up to `levels` of its parents that are left empty.
+
+    The workflow's callers pass the levels up to and including results/checkpoints,
+    so a finished run leaves no empty folders there.
+    """
     directory = Path(directory)
     shutil.rmtree(directory, ignore_errors=True)
     for parent in list(directory.parents)[:levels]:

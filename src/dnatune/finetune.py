@@ -57,6 +57,7 @@ from dnatune.checkpoints import (
     inputs_digest,
     last_complete_checkpoint,
     remove_checkpoints,
+    save_final_model,
 )
 from dnatune.launch import device_flags, per_device_batch
 from dnatune.models import load_sequence_classifier, max_model_tokens
@@ -82,6 +83,12 @@ LORA_TARGETS = {
 HEAD_MODULES = ("classifier", "score", "pooler")
 SPLITS = ("train", "val", "test")
 FINGERPRINT = "dnatune_finetune_args.json"  # beside the checkpoints: what they were made with
+# eval_steps "auto": this many evaluations per run, so that early stopping (patience 3 by
+# default) can end a run whose val metric stopped improving
+AUTO_EVALUATIONS = 10
+# checkpoint_dir's parents a finished cell removes when left empty: f{fraction}, variant,
+# model, task, finetune/ and checkpoints/ of results/checkpoints/finetune/{cell}
+CHECKPOINT_PARENTS = 6
 
 
 class FinetuneInputError(ValueError):
@@ -111,7 +118,8 @@ class FinetuneArguments:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     early_stopping_patience: int = 3
-    eval_steps: int = 50
+    eval_steps: int | str = "auto"  # steps between evaluations; auto: AUTO_EVALUATIONS per run
+    select: str = "best"  # the model kept: best val checkpoint, or the last (all epochs run)
     class_weights: bool = False
     long_sequences: str = "truncate"
     lora: dict = field(default_factory=dict)
@@ -235,10 +243,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
 
     steps_per_epoch = math.ceil(len(datasets["train"]) / args.batch_size)
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.epochs * steps_per_epoch)
-    # every eval_steps (a run shorter than that is evaluated at its end, see EvaluateAtEnd);
-    # not per epoch: a tiny label fraction has epochs of a step or two, and early stopping
-    # on such a noisy val curve would stop it before it learnt anything
-    eval_every = max(1, min(args.eval_steps, total_steps))
+    eval_every = evaluation_interval(args.eval_steps, total_steps)
     precision = _precision(args.precision)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -258,7 +263,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             save_strategy="steps",
             save_steps=eval_every,
             save_total_limit=1,  # plus the best one: the Trainer keeps it for load_best_model_at_end
-            load_best_model_at_end=True,
+            load_best_model_at_end=args.select == "best",
             restore_callback_states_from_checkpoint=True,  # early stopping's patience count
             metric_for_best_model=headline,
             greater_is_better=metrics.greater_is_better(headline),
@@ -287,8 +292,10 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         if last:
             logger.info("resuming from %s", last)
         callbacks = [EvaluateAtEnd(), *(callbacks or [])]
-        if args.early_stopping_patience > 0:
+        if args.early_stopping_patience > 0 and args.select == "best":
             callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
+        elif args.early_stopping_patience > 0:
+            logger.info("select: last trains every epoch; early stopping is off")
         padding = "max_length" if args.pad_to_max_length else "longest"
         trainer = CellTrainer(
             model=model,
@@ -308,9 +315,12 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         started = time.perf_counter()
         if last and training_stopped(last):
             # killed after its final checkpoint, before its outputs: train() would run a
-            # step more; only its ending is left, loading the best model
+            # step more; only its ending is left, loading the model it keeps
             trainer.state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
-            trainer._load_best_model()
+            if args.select == "best":
+                trainer._load_best_model()
+            else:
+                trainer._load_from_checkpoint(last)
             train_result = TrainOutput(trainer.state.global_step, float("nan"), {})
         else:
             train_result = trainer.train(resume_from_checkpoint=last)
@@ -367,9 +377,11 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "max_length": max_length,
             "long_sequences": args.long_sequences,
             "long": long_counts,
-            "truncated": sum(enc.n_truncated for enc in encoded.values()),
+            "truncated": {split: enc.n_truncated for split, enc in encoded.items()},
             "windows": {split: enc.n_windows for split, enc in encoded.items()},
             "eval_steps": eval_every,
+            "select": args.select,
+            "kept_step": state.best_global_step if args.select == "best" else state.global_step,
             "precision": precision,
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "device": str(training_args.device),
@@ -681,6 +693,21 @@ def _set_attention(model, implementation: str) -> None:
         logger.warning("attention '%s' not available for this model (%s)", implementation, err)
 
 
+def evaluation_interval(eval_steps: int | str, total_steps: int) -> int:
+    """Steps between val evaluations (a run shorter than that is evaluated at its end, see
+    EvaluateAtEnd); "auto": AUTO_EVALUATIONS per run.
+
+    Counted in steps, not epochs: a tiny label fraction has epochs of a step or two.
+    """
+    if eval_steps == "auto":
+        return max(1, math.ceil(total_steps / AUTO_EVALUATIONS))
+    if isinstance(eval_steps, bool) or not isinstance(eval_steps, int) or eval_steps < 1:
+        raise FinetuneInputError(
+            f"key 'finetune.eval_steps': {eval_steps!r} is neither a step count >= 1 nor auto"
+        )
+    return min(eval_steps, total_steps)
+
+
 def _precision(precision: str) -> str:
     if precision != "auto":
         return precision
@@ -701,6 +728,7 @@ def _check_arguments(args: FinetuneArguments) -> None:
         "method": ("full", "lora", "probe"),
         "long_sequences": ("truncate", "slide"),
         "pooling": ("mean", "first"),
+        "select": ("best", "last"),
     }
     for key, allowed in choices.items():
         if getattr(args, key) not in allowed:
@@ -830,7 +858,7 @@ def cell_checkpoints(args: FinetuneArguments):
     directory = args.checkpoint_dir or str(Path(args.output_dir) / ".checkpoints")
     yield directory
     if not args.keep_checkpoints and int(os.environ.get("RANK", "0")) == 0:
-        remove_checkpoints(directory)
+        remove_checkpoints(directory, levels=CHECKPOINT_PARENTS if args.checkpoint_dir else 0)
 
 
 def training_stopped(checkpoint: str) -> bool:
@@ -875,7 +903,7 @@ def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFra
 def save_cell(trainer, tokenizer, task, args, history, predictions, output_dir: Path) -> None:
     """model/ (weights, or adapter + head), history.json, predictions.parquet, each atomically."""
     with atomic_path(output_dir / "model", directory=True) as tmp:
-        trainer.save_model(str(tmp))
+        save_final_model(trainer, tmp)
         tokenizer.save_pretrained(str(tmp))
         (tmp / "dnatune_finetune.json").write_text(
             json.dumps(

@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dnatune.logs import setup_logging
+
 logger = logging.getLogger(__name__)
 
 
@@ -143,11 +145,10 @@ def worker(spec_path: str) -> None:
     """Entry of one torchrun worker: rebuild the arguments, call the target, save rank 0's result."""
     spec = json.loads(Path(spec_path).read_text())
     rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(
+    # on stderr, which launch() copies into the rule's log; an uncaught error included
+    setup_logging(
         level=logging.INFO if rank == 0 else logging.WARNING,
-        format=f"rank {rank} %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
+        fmt=f"rank {rank} %(levelname)s %(name)s: %(message)s",
     )
     args = resolve(spec["class"])(**spec["args"])
     result = resolve(spec["target"])(args)

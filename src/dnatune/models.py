@@ -43,6 +43,7 @@ HUB_IGNORE = [
     "flax_*",
     "tf_*",
     "rust_*",
+    "training_args.bin",  # the author's Trainer settings, a pickle: not part of the model
 ]
 
 

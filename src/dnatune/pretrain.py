@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import (
     AutoConfig,
@@ -181,7 +181,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         "train_loss": result.training_loss,
         "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         "eval_loss": metrics.get("eval_loss"),
-        "uniform_loss": uniform_loss(tokenizer.hf),
+        # the loss of knowing only token frequencies: val loss must beat it to show context learnt
+        "val_unigram_entropy": None if val is None else unigram_entropy(val, tokenizer.hf),
         "train_windows": len(train),
         "max_length": max_length,
         "world_size": world_size,
@@ -189,18 +190,19 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     }
     if trainer.is_world_process_zero():
         with atomic_path(args.output_dir, directory=True) as tmp:
-            trainer.save_model(str(tmp))
+            checkpoints.save_final_model(trainer, tmp)
             tokenizer.save_pretrained(tmp)
             trainer.state.save_to_json(str(tmp / "trainer_state.json"))
             (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-        if not args.keep_checkpoints:  # and results/checkpoints/pretrain/{model}/ when now empty
-            checkpoints.remove_checkpoints(args.checkpoint_dir, levels=1)
+        if not args.keep_checkpoints:  # and {model}/, pretrain/ and checkpoints/ when left empty
+            checkpoints.remove_checkpoints(args.checkpoint_dir, levels=3)
         logger.info(
-            "pre-trained %d steps: train loss %.3f, val loss %s (uniform guess %.3f) -> %s",
+            "pre-trained %d steps: train loss %.3f, val loss %s (unigram entropy of the val "
+            "tokens %s) -> %s",
             summary["global_step"],
             summary["final_train_loss"] or float("nan"),
             "n/a" if summary["eval_loss"] is None else f"{summary['eval_loss']:.3f}",
-            summary["uniform_loss"],
+            "n/a" if val is None else f"{summary['val_unigram_entropy']:.3f}",
             args.output_dir,
         )
     return summary
@@ -380,7 +382,17 @@ def last_logged(log_history: list[dict], key: str) -> float | None:
     return values[-1] if values else None
 
 
-def uniform_loss(hf_tokenizer) -> float:
-    """Cross-entropy of guessing uniformly among the non-special tokens: the no-learning line."""
-    n = len(hf_tokenizer) - len(set(hf_tokenizer.all_special_ids))
-    return math.log(max(n, 2))
+def unigram_entropy(dataset, hf_tokenizer) -> float:
+    """Entropy (nats) of the token frequencies in `dataset`, special tokens left out.
+
+    The loss of a model that knows only how often each token occurs (the base
+    composition, for one token per base): the reference a val loss is read against.
+    Guessing uniformly among the vocabulary would flatter any model of a GC-skewed genome.
+    """
+    import pyarrow.compute as pc
+
+    ids = pc.list_flatten(dataset.with_format("arrow")["input_ids"]).to_numpy()
+    counts = np.bincount(ids, minlength=len(hf_tokenizer))
+    counts[sorted(set(hf_tokenizer.all_special_ids))] = 0
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())

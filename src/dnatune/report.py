@@ -30,10 +30,12 @@ from dnatune.report_inputs import (
     benchmark_times,
     cell_key_from_path,
     corpus_stats,
+    long_sequences,
     read_history,
     read_json,
     read_manifest,
     read_metrics,
+    read_pretrain_summary,
     read_test_predictions,
     read_trainer_state,
     window_counts,
@@ -166,6 +168,7 @@ class _Report:
         self.headlines = {t: d["headline"] for t, d in self.metrics.items()}
         self.task_types = {t: d["type"] for t, d in self.metrics.items()}
         self.histories = {cell_key_from_path(p): read_history(p) for p in inputs.histories}
+        self.long_sequences = long_sequences(self.histories)
         self.prediction_paths = {cell_key_from_path(p): p for p in inputs.predictions}
         self.task_meta = {}
         for path in inputs.task_meta:
@@ -304,13 +307,53 @@ class _Report:
         if not states:
             return "<p>No model was pre-trained in this run.</p>"
         png = self.add_figure("pretraining_loss", plots.pretraining_curves(states))
-        return figure(
+        return self.pretraining_table() + figure(
             png,
             "pre-training loss curves",
             "Pre-training loss per step (masked or causal language modelling). A falling "
             "validation loss means the model learns regularities of the genome that carry "
             "over to unseen chromosomes; a validation loss rising while training loss falls "
             "means overfitting.",
+        )
+
+    def pretraining_table(self) -> str:
+        rows = []
+        for path in self.inputs.pretrain_dirs:
+            summary = read_pretrain_summary(path)
+            if summary is None:
+                continue
+            val, reference = summary.get("eval_loss"), summary.get("val_unigram_entropy")
+            below = None if val is None or reference is None else reference - val
+            rows.append(
+                [
+                    esc(Path(path).parent.name),
+                    esc(Path(path).name),
+                    esc(summary.get("objective", "–")),
+                    fmt_int(summary.get("global_step")),
+                    fmt(summary.get("final_train_loss")),
+                    fmt(val),
+                    fmt(reference),
+                    "–" if below is None else f"{below:+.3f}",
+                ]
+            )
+        if not rows:
+            return ""
+        return table(
+            [
+                "model",
+                "stage",
+                "objective",
+                "steps",
+                "final train loss",
+                "val loss",
+                "val unigram entropy",
+                "learnt beyond composition",
+            ],
+            rows,
+            "Losses in nats per token. The reference is the unigram entropy of the validation "
+            "tokens (special tokens left out): the loss of a model that knows only how often "
+            "each token occurs, e.g. the base composition for one token per base. A val loss "
+            "below it (a positive last column) is what the model learnt from context.",
         )
 
     def run_times(self) -> str:
@@ -562,6 +605,11 @@ class _Report:
             items.append("classes: " + ", ".join(esc(n) for n in meta["label_names"]))
         if meta.get("split_method"):
             items.append(f"split: {esc(meta['split_method'])}")
+        items += [
+            self.long_sequence_fact(model, counts)
+            for (name, model), counts in sorted(self.long_sequences.items())
+            if name == task and any(counts["long"].values())
+        ]
         text = "<ul class='facts'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
         if meta.get("warnings"):
             text += (
@@ -570,6 +618,24 @@ class _Report:
                 + "</p>"
             )
         return text
+
+    @staticmethod
+    def long_sequence_fact(model: str, counts: dict) -> str:
+        """'tiny: train 48, val 24, test 24 sequences longer than its 160 tokens, truncated'."""
+        per_split = ", ".join(f"{esc(s)} {fmt_int(n)}" for s, n in counts["long"].items())
+        fact = (
+            f"<b>{esc(model)}</b>: {per_split} sequences longer than its input of "
+            f"{fmt_int(counts['max_length'])} tokens, "
+        )
+        if counts["mode"] != "slide":
+            return fact + "truncated (only their start was seen)"
+        clipped = sum(counts["truncated"].values())
+        windows = sum(counts["windows"].values())
+        return (
+            fact
+            + f"slid over in {fmt_int(windows)} overlapping windows"
+            + (f", of which {fmt_int(clipped)} truncated" if clipped else "")
+        )
 
     # ------------------------------------------------------------ assembly
 

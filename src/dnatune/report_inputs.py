@@ -116,6 +116,31 @@ def read_history(path: str | Path) -> dict:
     return data
 
 
+def long_sequences(histories: dict[CellKey, dict]) -> dict[tuple[str, str], dict]:
+    """Per (task, model): sequences over the model's input per split, as fine-tuning saw them.
+
+    From the history.json of the cell with the largest label fraction (val and test are
+    the same in every cell of a model; train shrinks with the fraction). Keys: mode
+    (truncate or slide), max_length, and per split: long, truncated, windows.
+    """
+    found = {}
+    for key in sorted(histories, key=lambda k: (-k.label_fraction, k.seed, k.variant)):
+        history = histories[key]
+        if isinstance(history.get("long"), dict):
+            truncated = history.get("truncated")
+            found.setdefault(
+                (key.task, key.model),
+                {
+                    "mode": history.get("long_sequences", "truncate"),
+                    "max_length": history.get("max_length"),
+                    "long": history["long"],
+                    "truncated": truncated if isinstance(truncated, dict) else {},
+                    "windows": history.get("windows") or {},
+                },
+            )
+    return found
+
+
 def as_float(value) -> float:
     """JSON number or null -> float (NaN for null/missing)."""
     if value is None:
@@ -232,6 +257,12 @@ def read_trainer_state(model_dir: str | Path) -> dict | None:
     data = read_json(path, "trainer_state.json")
     _require(data, ("log_history",), path, "trainer_state.json")
     return data
+
+
+def read_pretrain_summary(model_dir: str | Path) -> dict | None:
+    """pretrain_summary.json of a pre-trained model directory (None when absent)."""
+    path = Path(model_dir) / "pretrain_summary.json"
+    return read_json(path, "pretrain_summary.json") if path.exists() else None
 
 
 def benchmark_times(benchmark_dir: str | Path) -> pd.DataFrame:

@@ -90,6 +90,11 @@ def read_table(path: str, kind: str, source: dict) -> pd.DataFrame:
             f"Fix: rename the column(s) in the file, or set the task's source.sequence_column / "
             f"source.label_column{'s' if label_columns else ''} to the names used in the file"
         )
+    if frame.empty:
+        raise TaskInputError(
+            f"{path}: the file has no rows{' below its header' if kind != 'parquet' else ''}. "
+            "Fix: add the examples to it"
+        )
     out = pd.DataFrame({"sequence": frame[sequence_column].to_numpy(dtype=object)})
     if label_columns:
         out["label"] = _multi_hot_columns(frame, label_columns, where, path)

@@ -373,8 +373,8 @@ def make_windows(
         }
         if not per_split:
             raise WindowsError(
-                f"{genome_fa}: no window passed the filters ({stats['dropped']}); lower "
-                "windows.size, raise windows.max_n_fraction or check the BED files"
+                f"{genome_fa}: no window passed the filters: "
+                + _no_window_why(lengths, settings, short, stats["dropped"])
             )
     fasta.close()
     if short:
@@ -385,6 +385,30 @@ def make_windows(
         logger.info("%d bases outside ACGTN counted as N", counts["non_acgtn"])
     logger.info("windows: %s", json.dumps(stats))
     return stats
+
+
+# what each drop reason of _chunk_windows means, and the setting that lets windows through
+DROP_REASONS = {
+    "n_fraction": "more N than windows.max_n_fraction (raise it)",
+    "softmasked": "soft-masked beyond windows.max_softmask_fraction (raise it, or softmask: upper)",
+    "outside_include_bed": "outside windows.include_bed (check its intervals)",
+    "in_exclude_bed": "overlapping windows.exclude_bed (check its intervals)",
+    "split_boundary": "across a train/val/test boundary (lower windows.size)",
+}
+
+
+def _no_window_why(lengths: dict, settings: WindowSettings, short: int, dropped: dict) -> str:
+    """Why a genome gave no window, and the fix."""
+    longest = max(lengths.values())
+    if short == len(lengths):
+        return (
+            f"every contig is shorter than windows.size {settings.size} (the longest is "
+            f"{longest} bp); set windows.size to {longest} or less"
+        )
+    reasons = [f"{n} {DROP_REASONS[k]}" for k, n in dropped.items() if n]
+    if short:
+        reasons.append(f"{short} of {len(lengths)} contigs shorter than windows.size")
+    return "windows dropped: " + "; ".join(reasons)
 
 
 def _chunk_windows(fasta, chrom, starts, last, settings, plan, include, exclude, counts, schema):
