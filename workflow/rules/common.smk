@@ -15,7 +15,6 @@ os.environ.update(
 
 from dnatune.config import (
     describe_source,
-    fraction_label,
     grid,
     is_scratch_spec,
     model_pretrain,
@@ -25,7 +24,6 @@ from dnatune.config import (
     task_finetune,
     tokenizer_id,
     validate_config,
-    variants_for,
 )
 from snakemake.logging import logger
 
