@@ -468,3 +468,50 @@ def test_labels_outside_the_classes_are_a_clear_error(model_dir, tmp_path):
 def test_an_unknown_method_names_the_key(model_dir, binary_task, tmp_path):
     with pytest.raises(FinetuneInputError, match="finetune.method"):
         run_cell(model_dir, binary_task, tmp_path / "out", method="adapters")
+
+
+def test_input_ids_reach_predictions_one_row_per_sequence_when_slid(model_dir, tmp_path):
+    """The user's ids survive build_task's shuffle and slide mode's windows (max_length 64,
+    sequences up to 150 bp), so predictions.parquet joins back to the input CSV on `id`."""
+    from dnatune.tasks import build_task
+
+    rng = np.random.default_rng(3)
+    labels = rng.permutation(np.arange(80) % 2)
+    inputs = pd.DataFrame(
+        {
+            "id": [f"gene{i:02d}" for i in rng.permutation(80)],
+            "sequence": random_sequences(rng, labels, lambda y: 0.75 if y else 0.25, (30, 150)),
+            "label": labels,
+        }
+    )
+    inputs.to_csv(tmp_path / "input.csv", index=False)
+    build_task(
+        "ids", {"type": "binary", "source": {"csv": str(tmp_path / "input.csv")}}, tmp_path / "task"
+    )
+    run_cell(model_dir, tmp_path / "task", tmp_path / "cell", epochs=1, long_sequences="slide")
+    history = json.loads((tmp_path / "cell" / "history.json").read_text())
+    assert history["long"]["test"] > 0 and history["windows"]["test"] > history["long"]["test"]
+    predictions = pd.read_parquet(tmp_path / "cell" / "predictions.parquet")
+    for split in ("val", "test"):
+        part = predictions[predictions["split"] == split]
+        task_rows = pd.read_parquet(tmp_path / "task" / f"{split}.parquet")
+        assert part["id"].tolist() == task_rows["id"].tolist()  # in row order
+    # the join of config/README.md: one row per input sequence, labels agree
+    read_back = pd.read_csv(tmp_path / "input.csv", dtype={"id": str})
+    joined = predictions.merge(read_back, on="id", suffixes=("", "_input"), validate="one_to_one")
+    assert len(joined) == len(predictions) == 16
+    assert (joined["label"] == joined["label_input"]).all()
+    # the evaluate stage reads predictions that carry ids
+    result = evaluate_cell(
+        tmp_path / "cell" / "predictions.parquet",
+        tmp_path / "cell" / "history.json",
+        tmp_path / "task" / "meta.json",
+        tmp_path / "metrics.json",
+        task="ids",
+        model="tiny",
+        variant="scratch",
+        label_fraction=1.0,
+        seed=0,
+        bootstrap=20,
+    )
+    assert result["n_test"] == 8

@@ -156,6 +156,33 @@ def test_bed_without_label_column_and_bad_coordinates(tmp_path):
         read_bed(path)
 
 
+def test_bed_ids_are_unique_names_else_the_file_coordinates(genome, tmp_path):
+    named = ["chr1\t100\t150\tpeak_1\t0.5", "chr1\t300\t350\tpeak_2\t1.5"]
+    frame = read_bed(write_bed(tmp_path / "n.bed", named), label="score", length=20)
+    assert frame["id"].tolist() == ["peak_1", "peak_2"]
+    assert frame.attrs["id_source"] == "BED name column"
+    # the name is the label (the default), or names repeat or are '.': coordinates as in the
+    # file, before re-centring
+    for label, lines in (
+        ("name", named),
+        ("score", [*named, "chr2\t10\t60\tpeak_1\t1"]),
+        ("score", ["chr1\t100\t150\t.\t0.5", "chr1\t300\t350\tpeak_2\t1.5"]),
+    ):
+        frame = read_bed(write_bed(tmp_path / "c.bed", lines), label=label, length=20)
+        assert frame["id"].tolist()[:2] == ["chr1:100-150", "chr1:300-350"]
+        assert frame.attrs["id_source"] == "BED coordinates chrom:start-end"
+    # the same interval twice (here on both strands) is a duplicate id
+    lines = [f"chr1\t{20_000 + 80 * i}\t{20_050 + 80 * i}\t{'ab'[i % 2]}" for i in range(40)]
+    path = write_bed(tmp_path / "d.bed", [*lines, "chr1\t20000\t20050\ta\t0\t-"])
+    spec = {"type": "binary", "source": {"bed": {"path": path, "genome": "g"}}}
+    with pytest.raises(
+        TaskInputError,
+        match=r"id 'chr1:20000-20050' \(BED coordinates chrom:start-end\) occurs 2 times: "
+        r"\S*d\.bed line 3; \S*d\.bed line 43.*Fix: remove the repeated intervals",
+    ):
+        build_task("d", spec, tmp_path / "out", inputs={"bed": path, "genome": genome["fasta"]})
+
+
 # ---------------------------------------------------------------- annotation
 
 
@@ -359,3 +386,37 @@ def test_synthetic_genome_promoter_task(tmp_path):
     assert meta["split_method"] == "region"
     assert all(min(c.values()) > 0 for c in meta["class_counts"].values())
     assert abs(meta["source"]["gc_positive_mean"] - meta["source"]["gc_negative_mean"]) < 0.03
+
+
+def test_annotation_ids_name_the_feature_and_the_window(genome, tmp_path):
+    named = pd.read_parquet(genome["annotation"])
+    named["name"] = named["attributes"].str.extract(r"ID=([^;]*)", expand=False)
+    named.loc[named["name"] == "p3", "name"] = ""  # a feature without name or ID
+    named.to_parquet(tmp_path / "named.parquet", index=False)
+    files = {"genome": genome["fasta"], "annotation": str(tmp_path / "named.parquet")}
+    for negatives in ("background", "shuffled"):
+        windows = {"genome": "g", "feature": "promoter", "length": 100, "negatives": negatives}
+        spec = {"type": "binary", "source": {"annotation": windows}}
+        meta = build_task(negatives, spec, tmp_path / negatives, inputs=files)
+        assert meta["ids"].startswith("annotation windows name@chrom:start-end")
+        rows = splits(tmp_path / negatives)
+        assert rows["id"].is_unique
+        coordinates = (
+            rows["chrom"] + ":" + rows["start"].astype(str) + "-" + rows["end"].astype(str)
+        )
+        positives, negative_ids = rows[rows["label"] == 1], rows[rows["label"] == 0]["id"]
+        centres = set(
+            zip(named["name"], named["seqid"], (named["start"] + named["end"]) // 2, strict=True)
+        )
+        for row, where in zip(positives.itertuples(), coordinates[rows["label"] == 1], strict=True):
+            name, _, window = row.id.rpartition("@")
+            assert window == where
+            # the window is centred on the feature it names; p3's windows have no name
+            assert (name, row.chrom, row.start + 50) in centres
+        assert positives["id"].str.startswith("chr").sum() == 4  # p3 on every chromosome
+        if negatives == "background":
+            assert (negative_ids == "background@" + coordinates[rows["label"] == 0]).all()
+        else:  # a shuffled copy names the positive it shuffles
+            assert negative_ids.str.match(r"shuffled\d+:").all()
+            sources = negative_ids.str.replace(r"^shuffled\d+:", "", regex=True)
+            assert sources.isin(set(positives["id"])).all()

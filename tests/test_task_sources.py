@@ -137,3 +137,62 @@ def test_read_file_source_returns_splits_or_table(tmp_path):
     assert set(frames) == {"train", "val", "test"}
     table = read_file_source("fasta", {"table": str(tmp_path / "train.fa")}, {})
     assert isinstance(table, pd.DataFrame)
+
+
+# ---------------------------------------------------------------- ids
+
+
+def test_table_ids_from_the_id_column_else_line_numbers(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,sequence,label\n007,ACGT,1\nx2,GGCC,0\n")
+    frame = read_table(str(path), "csv", {})
+    assert frame["id"].tolist() == ["007", "x2"]  # as written: leading zeros kept
+    assert frame.attrs["id_source"] == "column 'id'"
+    path.write_text("name,sequence,label\nr1,ACGT,1\nr2,GGCC,0\n")
+    assert read_table(str(path), "csv", {})["id"].tolist() == ["t.csv:2", "t.csv:3"]
+    named = read_table(str(path), "csv", {"id_column": "name"})
+    assert named["id"].tolist() == ["r1", "r2"] and named.attrs["id_source"] == "column 'name'"
+    path.write_text("id,sequence,label\na,ACGT,1\nb,GGCC,0\n")
+    numbered = read_table(str(path), "csv", {"id_column": False})
+    assert numbered["id"].tolist() == ["t.csv:2", "t.csv:3"]
+    assert numbered.attrs["id_source"] == "line numbers ('<file>:<line>', the header is line 1)"
+
+
+def test_parquet_ids_are_text_and_rows_count_from_zero(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"id": [10, 11], "sequence": ["AC", "GT"], "label": [0, 1]}).to_parquet(path)
+    assert read_table(str(path), "parquet", {})["id"].tolist() == ["10", "11"]
+    pd.DataFrame({"sequence": ["AC", "GT"], "label": [0, 1]}).to_parquet(path)
+    assert read_table(str(path), "parquet", {})["id"].tolist() == ["t.parquet:0", "t.parquet:1"]
+
+
+def test_a_missing_id_column_or_id_value_is_a_clear_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("sequence,label\nACGT,1\n")
+    with pytest.raises(TaskInputError, match=r"t\.csv: no id column 'name' \(source\.id_column\)"):
+        read_table(str(path), "csv", {"id_column": "name"})
+    path.write_text("id,sequence,label\na,ACGT,1\n,GGCC,0\n")
+    with pytest.raises(
+        TaskInputError,
+        match=r"1 example\(s\) without an id in column 'id' \(first: .*t\.csv line 3",
+    ):
+        read_table(str(path), "csv", {})
+
+
+def test_fasta_ids_are_record_names(tmp_path):
+    path = tmp_path / "t.fa"
+    path.write_text(">s1 label=1 extra\nACGT\n>s2|0\nGG\n")
+    frame = read_fasta(str(path), {})
+    assert frame["id"].tolist() == ["s1", "s2|0"]
+    assert frame.attrs["id_source"] == "FASTA record names"
+
+
+def test_line_ids_name_the_split_file_or_its_path_when_names_clash(tmp_path):
+    for split in ("train", "val", "test"):
+        (tmp_path / f"{split}.csv").write_text("sequence,label\nACGT,1\n")
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "seqs.csv").write_text("sequence,label\nACGT,1\n")
+    frames = read_file_source("csv", split_files(str(tmp_path / "{split}.csv")), {})
+    assert frames["test"]["id"].tolist() == ["test.csv:2"]
+    frames = read_file_source("csv", split_files(str(tmp_path / "{split}" / "seqs.csv")), {})
+    assert frames["test"]["id"].tolist() == [f"{tmp_path / 'test' / 'seqs.csv'}:2"]

@@ -273,6 +273,70 @@ def test_table_with_coordinates_can_split_by_chromosome(tmp_path):
     assert {s: sorted(c) for s, c in chroms.items()} == meta["split_detail"]
 
 
+# ---------------------------------------------------------------- ids
+
+
+def all_splits(out: Path) -> pd.DataFrame:
+    return pd.concat(read_split(out, s) for s in ("train", "val", "test"))
+
+
+def test_ids_survive_the_shuffled_split_and_join_back_to_the_input(tmp_path):
+    path = tmp_path / "all.csv"
+    sequences = random_sequences(60)
+    table = pd.DataFrame(
+        {"id": [f"seq{i:03d}" for i in range(60)], "sequence": sequences, "label": [0, 1] * 30}
+    )
+    table.to_csv(path, index=False)
+    meta = build_task("t", {"type": "binary", "source": {"csv": str(path)}}, tmp_path / "out")
+    assert meta["ids"] == "column 'id'"
+    rows = all_splits(tmp_path / "out")
+    assert str(pq.read_schema(tmp_path / "out" / "test.parquet").field("id").type) == "string"
+    assert sorted(rows["id"]) == sorted(table["id"]) and rows["id"].is_unique
+    joined = rows.merge(table, on="id", suffixes=("", "_input"))
+    assert len(joined) == 60 and (joined["sequence"] == joined["sequence_input"]).all()
+    assert (joined["label"] == joined["label_input"]).all()
+
+
+def test_without_an_id_column_ids_are_line_numbers_of_each_split_file(tmp_path):
+    meta = build_task(
+        "g", {"type": "binary", "source": {"csv": gue_layout(tmp_path)}}, tmp_path / "o"
+    )
+    assert meta["ids"] == "line numbers ('<file>:<line>', the header is line 1)"
+    test = read_split(tmp_path / "o", "test")
+    lines = (tmp_path / "test.csv").read_text().splitlines()
+    for row in test.itertuples():
+        name, line = row.id.split(":")
+        assert name == "test.csv" and lines[int(line) - 1].startswith(row.sequence + ",")
+
+
+def test_a_duplicate_id_names_the_file_the_id_and_its_lines(tmp_path):
+    path = tmp_path / "dup.csv"
+    ids = [f"s{i}" for i in range(40)]
+    ids[7] = ids[30] = "s3"
+    pd.DataFrame({"id": ids, "sequence": random_sequences(40), "label": [0, 1] * 20}).to_csv(
+        path, index=False
+    )
+    with pytest.raises(
+        TaskInputError,
+        match=r"id 's3' \(column 'id'\) occurs 3 times: \S*dup\.csv line 5; \S*dup\.csv line 9; "
+        r"\S*dup\.csv line 32; 1 id\(s\) repeat.*Fix: make the ids unique, or set source\.id_column",
+    ):
+        build_task("d", {"type": "binary", "source": {"csv": str(path)}}, tmp_path / "out")
+    # ids repeat across the user's split files too, here FASTA record names
+    for split in ("train", "val", "test"):
+        records = "".join(f">r{i} label={i % 2}\nACGTACGT\n" for i in range(4))
+        (tmp_path / f"{split}.fa").write_text(records)
+    with pytest.raises(
+        TaskInputError,
+        match=r"id 'r0' \(FASTA record names\) occurs 3 times: \S*train\.fa record 1",
+    ):
+        build_task(
+            "f",
+            {"type": "binary", "source": {"fasta": str(tmp_path / "{split}.fa")}},
+            tmp_path / "f",
+        )
+
+
 # ---------------------------------------------------------------- config
 
 
@@ -314,6 +378,14 @@ def test_annotation_regression_and_binary_without_negatives_are_refused(config):
 def test_multiclass_annotation_needs_classes(config):
     config["tasks"]["promoter"]["type"] = "multiclass"
     with pytest.raises(ConfigError, match=r"label_attribute.*'\|'"):
+        check_task_specs(config)
+
+
+def test_id_column_is_for_tables_only(config):
+    config["tasks"]["promoter"]["source"]["id_column"] = "gene"
+    with pytest.raises(
+        ConfigError, match=r"tasks\.promoter\.source\.id_column': only for csv, tsv and parquet"
+    ):
         check_task_specs(config)
 
 

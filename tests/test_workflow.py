@@ -62,6 +62,17 @@ def test_every_grid_cell_is_evaluated_and_reported(tiny_run):
     assert pq.read_table(tiny_run / "results/tasks/promoter/test.parquet").num_rows > 0
 
 
+def test_every_cell_predicts_each_test_example_once_under_its_task_id(tiny_run):
+    for cell in grid(tiny_config()):
+        test = pd.read_parquet(tiny_run / f"results/tasks/{cell.task}/test.parquet")
+        assert test["id"].is_unique and test["id"].str.contains(r":\d+-\d+$").all()
+        predictions = pd.read_parquet(
+            tiny_run / f"results/finetune/{cell.path}/predictions.parquet"
+        )
+        part = predictions[predictions["split"] == "test"]
+        assert part["id"].tolist() == test["id"].tolist()
+
+
 def test_a_finished_run_leaves_no_checkpoints_or_training_args_and_reports_references(tiny_run):
     assert not (tiny_run / "results/checkpoints").exists()
     assert not list((tiny_run / "results").rglob("training_args.bin"))

@@ -881,7 +881,8 @@ def run_fingerprint(args: FinetuneArguments) -> dict:
 
 
 def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFrame:
-    """One row per task example (windows averaged): split, row, label and score columns."""
+    """One row per task example (windows averaged): split, row, id (when the task split has
+    one; it joins back to the user's input), label and score columns."""
     scores = scores_from_logits(task.type, logits)
     frame = task.frames[split]
     if scores.ndim == 1:
@@ -889,7 +890,10 @@ def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFra
     sums = np.zeros((len(frame), scores.shape[1]))
     np.add.at(sums, enc.row, scores)
     scores = sums / np.bincount(enc.row, minlength=len(frame))[:, None]
-    out = pd.DataFrame({"split": split, "row": np.arange(len(frame)), "label": frame["label"]})
+    out = pd.DataFrame({"split": split, "row": np.arange(len(frame))})
+    if "id" in frame.columns:
+        out["id"] = frame["id"].to_numpy()
+    out["label"] = frame["label"].to_numpy()
     if task.type == "binary":
         out["score"] = scores[:, 0]
     elif task.type == "regression":

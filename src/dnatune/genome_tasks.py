@@ -3,8 +3,14 @@ against matched background windows.
 
 Sequences are read with pysam from the bgzip genome (GENOME_FA), upper-cased,
 and reverse-complemented for intervals on the minus strand. Every frame
-returned here has the columns chrom, start, end, strand, sequence, label and
-`_where` (the BED line, or the window's coordinates).
+returned here has the columns chrom, start, end, strand, sequence, label, id
+and `_where` (the BED line, or the window's coordinates).
+
+Ids (coordinates 0-based, end exclusive): a BED interval's name (column 4) when
+every interval has its own, else `chrom:start-end` as in the file (names absent,
+'.', repeated, or the label); an annotation window `name@chrom:start-end`, `name`
+being its feature's name or ID (left out when the feature has none); a background
+window `background@chrom:start-end`; a shuffled negative `shuffled<i>:<positive id>`.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ def _bed_label_index(label) -> tuple[int, str]:
 def read_bed(path: str, label="name", length: int | None = None) -> pd.DataFrame:
     """Read labelled intervals; header, track and browser lines are skipped."""
     index, label_desc = _bed_label_index(label)
-    rows = []
+    rows, names = [], []
     for number, line in feature_lines(path, str(path), TaskInputError):
         where = f"{path} line {number}"
         fields = bed_fields(line, where, TaskInputError)
@@ -78,10 +84,18 @@ def read_bed(path: str, label="name", length: int | None = None) -> pd.DataFrame
             )
         start, end = bed_interval(fields, where, TaskInputError, allow_empty=False)
         strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else "+"
+        names.append(fields[3].strip() if len(fields) > 3 else "")
         rows.append((fields[0], start, end, strand, fields[index], where))
     if not rows:
         raise TaskInputError(f"{path}: no intervals found; expected tab-separated BED lines")
     frame = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "label", "_where"])
+    # names are ids only where they name each interval: not the label, none missing or repeated
+    if index != 3 and "" not in names and "." not in names and len(set(names)) == len(names):
+        frame["id"] = names
+        frame.attrs["id_source"] = "BED name column"
+    else:
+        frame["id"] = _coordinates(frame)
+        frame.attrs["id_source"] = "BED coordinates chrom:start-end"
     if length:
         centre = (frame["start"] + frame["end"]) // 2
         frame["start"] = centre - length // 2
@@ -170,7 +184,8 @@ def annotation_examples(
     stats: dict = {}
 
     annotation = pd.read_parquet(
-        annotation_path, columns=["seqid", "start", "end", "strand", "type", "attributes"]
+        annotation_path,
+        columns=["seqid", "start", "end", "strand", "type", "name", "attributes"],
     )
     features = annotation[annotation["type"].isin(types)].copy()
     if features.empty:
@@ -204,6 +219,8 @@ def annotation_examples(
                 f"{annotation_path}: every window around {types} features lies off the "
                 f"chromosome ends or is N-rich (> {max_n:.0%} N); nothing to learn from"
             )
+        feature = positives["feature"].fillna("").astype(str)
+        positives["id"] = (feature + "@").where(feature != "", "") + _coordinates(positives)
 
         per_class = positives["class"].value_counts()
         count = len(positives) if task_type == "binary" else int(per_class.max())
@@ -217,6 +234,8 @@ def annotation_examples(
         else:
             negative_frame = positives.iloc[:0]
     negative_frame = negative_frame.assign(**{"class": negative_name})
+    if negatives == "background":
+        negative_frame["id"] = "background@" + _coordinates(negative_frame)
     frame = pd.concat([positives, negative_frame], ignore_index=True)
 
     if task_type == "binary":
@@ -269,7 +288,18 @@ def annotation_examples(
         length,
         stats["skipped_n_rich"],
     )
-    return frame.drop(columns=["class", "gc"]), label_names, stats
+    return frame.drop(columns=["class", "gc", "feature"]), label_names, stats
+
+
+def _coordinates(frame: pd.DataFrame) -> pd.Series:
+    """`chrom:start-end` of each row (0-based, end exclusive)."""
+    return (
+        frame["chrom"].astype(str)
+        + ":"
+        + frame["start"].astype(str)
+        + "-"
+        + frame["end"].astype(str)
+    )
 
 
 def _feature_classes(features, spec, task_type, types, stats) -> pd.Series:
@@ -330,6 +360,7 @@ def _positive_windows(features, length, spec, rng):
             "end": wstart + length,
             "strand": strand,
             "class": features["class"].to_numpy()[index],
+            "feature": features["name"].to_numpy()[index],
         }
     )
     label_intervals = pd.DataFrame(
@@ -456,4 +487,5 @@ def _shuffled_windows(positives: pd.DataFrame, count: int, rng) -> pd.DataFrame:
     shuffled = [
         "".join(rng.permutation(np.array(list(sequence)))) for sequence in picks["sequence"]
     ]
-    return picks.drop(columns=["class"]).assign(sequence=shuffled).reset_index(drop=True)
+    ids = [f"shuffled{i}:{id_}" for i, id_ in enumerate(picks["id"])]
+    return picks.drop(columns=["class"]).assign(sequence=shuffled, id=ids).reset_index(drop=True)

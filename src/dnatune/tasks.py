@@ -1,11 +1,13 @@
 """Labelled task datasets: read a task's source, check it, split it, write TASK_DIR.
 
 Output (results/tasks/{task}/): train.parquet, val.parquet, test.parquet with
-`sequence` (upper-case ACGTN), `label` (int64 class index for binary and
-multiclass, float64 for regression, list<int8> multi-hot for multilabel) and,
-for examples with coordinates, chrom, start, end, strand; plus meta.json with
-the task, its type, label names, split method and where each chromosome or
-region went, counts per split and the warnings raised while checking.
+`id` (unique within the task, it joins predictions back to the input; the
+readers in task_sources and genome_tasks say where it comes from), `sequence`
+(upper-case ACGTN), `label` (int64 class index for binary and multiclass,
+float64 for regression, list<int8> multi-hot for multilabel) and, for examples
+with coordinates, chrom, start, end, strand; plus meta.json with the task, its
+type, label names, where the ids come from, split method and where each
+chromosome or region went, counts per split and the warnings raised while checking.
 
 Source readers live in task_sources (files) and genome_tasks (bed, annotation);
 the split in task_split. Bad input raises TaskInputError naming the file, line
@@ -32,6 +34,7 @@ from dnatune.genome_tasks import annotation_examples, bed_examples
 from dnatune.task_sources import (
     FILE_KINDS,
     SPLITS,
+    TABLE_KINDS,
     TaskInputError,
     read_file_source,
     source_kind,
@@ -50,6 +53,19 @@ SKIPPED = {
     "features_on_unknown_contigs": "feature(s) on contigs the genome lacks",
     "skipped_out_of_bounds": "positive window(s) reaching past a chromosome end",
     "skipped_n_rich": "positive window(s) with more N than max_n_fraction",
+}
+ANNOTATION_IDS = (
+    "annotation windows name@chrom:start-end (background@chrom:start-end, shuffled<i>:<id>)"
+)
+DUPLICATE_ID_FIX = {
+    "fasta": "give every FASTA record its own name",
+    "bed": "remove the repeated intervals, or give every interval its own name in column 4 "
+    "(and its label in another column, source.bed.label)",
+    **dict.fromkeys(
+        TABLE_KINDS,
+        "make the ids unique, or set source.id_column to a column with unique values "
+        "(false: number the examples by line)",
+    ),
 }
 
 
@@ -105,6 +121,16 @@ def check_task_specs(config: dict) -> None:
             raise ConfigError(
                 f"key '{where}.source.label_columns': only for multilabel tasks; "
                 "use label_column for one label column"
+            )
+        if "id_column" in source and kind not in TABLE_KINDS:
+            raise ConfigError(
+                f"key '{where}.source.id_column': only for csv, tsv and parquet sources; "
+                f"a {kind} source's ids are "
+                + {
+                    "fasta": "its record names",
+                    "bed": "its name column (else chrom:start-end)",
+                    "annotation": "built from the features",
+                }[kind]
             )
         if kind == "annotation":
             _check_annotation_task(config, where, source["annotation"], task_type)
@@ -208,6 +234,21 @@ def _multilabel_names(value) -> tuple:
     if _is_missing(value):
         return ()
     return tuple(t.strip() for t in MULTILABEL_SEPARATOR.split(str(value)) if t.strip())
+
+
+def check_unique_ids(frames: dict, kind: str, id_source: str) -> None:
+    """Ids join predictions back to the input, so no two examples of a task share one."""
+    rows = pd.concat([f[["id", "_where"]] for f in frames.values()], ignore_index=True)
+    repeated = rows["id"].duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first = rows["id"][repeated].iloc[0]
+        places = rows["id"].to_numpy() == first
+        raise TaskInputError(
+            f"id {first!r} ({id_source}) occurs {int(places.sum())} times: "
+            f"{_first(rows['_where'], places)}; {rows['id'][repeated].nunique()} id(s) repeat. "
+            f"Ids join predictions back to the input, so each example needs its own. "
+            f"Fix: {DUPLICATE_ID_FIX.get(kind, 'make the ids unique')}"
+        )
 
 
 def check_labels_present(frame: pd.DataFrame, name: str, task_type: str) -> None:
@@ -367,6 +408,11 @@ def _read(task_type: str, spec: dict, inputs: dict, warnings: _Warnings):
     return {"table": frame}, names, {"kind": kind, **stats}, {"table": origin}
 
 
+def _id_source(frames: dict) -> str:
+    """Where the ids of file and BED sources come from, as their readers said."""
+    return "; ".join(dict.fromkeys(f.attrs["id_source"] for f in frames.values()))
+
+
 def _split_table(frame, spec, task_type, kind) -> tuple[dict, str, dict]:
     split = spec["source"]["split"]
     val, test, seed, by = split["val"], split["test"], split["seed"], split["by"]
@@ -444,6 +490,8 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
     frames, fixed_names, source_stats, origins = _read(
         task_type, spec, dict(inputs or {}), warnings
     )
+    id_source = ANNOTATION_IDS if kind == "annotation" else _id_source(frames)
+    check_unique_ids(frames, kind, id_source)
 
     for name, frame in frames.items():
         label = "the file" if name == "table" else f"the {name} split"
@@ -471,6 +519,7 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
         "type": task_type,
         "num_labels": 1 if task_type == "regression" else len(names),
         "label_names": names,
+        "ids": id_source,
         "split_method": method,
         "counts": counts,
         "warnings": list(warnings),
@@ -506,6 +555,7 @@ def _write_split(frame: pd.DataFrame, task_type: str, path: Path) -> None:
         "multilabel": pa.list_(pa.int8()),
     }.get(task_type, pa.int64())
     columns = {
+        "id": pa.array(frame["id"].astype(str).tolist(), type=pa.string()),
         "sequence": pa.array(frame["sequence"].tolist(), type=pa.string()),
         "label": pa.array(frame["label"].tolist(), type=label_type),
     }
