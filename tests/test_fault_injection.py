@@ -1,8 +1,8 @@
 """A real workflow run killed with `kill -9` inside pre-training and inside fine-tuning.
 
-Rerun as docs/cluster.md tells a user (the same command, with `--unlock` once
-when Snakemake's lock is left behind), it must report exactly what an
-uninterrupted run of the same config reports.
+Rerun as docs/cluster.md tells a user (the same command, with `rerun-incomplete`
+as both profiles set it, and once with `--unlock` when Snakemake's lock is left
+behind), it must report exactly what an uninterrupted run of the same config reports.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ PRETRAIN_CHECKPOINTS = "results/checkpoints/pretrain/tiny/pretrained/checkpoint-
 FINETUNE_CHECKPOINTS = "results/checkpoints/finetune/promoter/tiny/pretrained/f1/s0/checkpoint-*"
 PRETRAINED = "results/models/tiny/pretrained"
 PRETRAINED_CELL = "results/finetune/promoter/tiny/pretrained/f1/s0"
+# A job that finished writing its outputs when Snakemake was killed has them marked
+# incomplete: without rerun-incomplete the rerun stops (IncompleteFilesException).
+RUN = ("--cores", "2", "--rerun-incomplete")
 
 
 def fault_config() -> dict:
@@ -39,7 +42,7 @@ def run_until_checkpoint(workdir: Path, pattern: str, timeout: float = 600) -> N
     complete checkpoint (its trainer_state.json is written last) matches `pattern`."""
     with open(workdir / "killed-run.log", "a") as log:
         proc = subprocess.Popen(
-            snakemake_command(workdir, "--cores", "2"),
+            snakemake_command(workdir, *RUN),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # snakemake and its jobs: one process group
@@ -94,7 +97,7 @@ def test_killed_runs_resume_to_the_report_of_an_uninterrupted_run(tmp_path):
     run_until_checkpoint(killed, PRETRAIN_CHECKPOINTS)
     assert not (killed / PRETRAINED).exists()  # killed inside pre-training
     # Snakemake's lock outlives a killed Snakemake: the rerun names the fix, as the docs do
-    locked = run_snakemake(killed, "--cores", "2", check=False)
+    locked = run_snakemake(killed, *RUN, check=False)
     assert locked.returncode != 0
     assert "--unlock" in locked.stdout + locked.stderr
     run_snakemake(killed, "--unlock")
@@ -103,7 +106,7 @@ def test_killed_runs_resume_to_the_report_of_an_uninterrupted_run(tmp_path):
     assert (killed / PRETRAINED).is_dir()
     assert not (killed / PRETRAINED_CELL / "predictions.parquet").exists()  # inside fine-tuning
     run_snakemake(killed, "--unlock")
-    run_snakemake(killed, "--cores", "2")
+    run_snakemake(killed, *RUN)
 
     # both trainings were resumed from a checkpoint, not started afresh
     pretrained = json.loads((killed / PRETRAINED / "pretrain_summary.json").read_text())

@@ -112,7 +112,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         eval_strategy="steps" if has_val else "no",
         eval_steps=args.save_steps,
         prediction_loss_only=True,
-        remove_unused_columns=False,  # the collator takes the windows' mask seeds off itself
+        # MaskSeeded windows carry their mask seeds, which the MLM collator takes off itself
+        remove_unused_columns=objective != "mlm",
         seed=args.seed,
         report_to="none",
         disable_tqdm=True,
