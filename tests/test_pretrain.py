@@ -13,11 +13,20 @@ import numpy as np
 import pytest
 import torch
 from model_fixtures import CHAR, KMER3, make_corpus, make_tokenizer, pretrain_args, tiny_setup
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, TrainerCallback
+from safetensors.torch import load_file
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    TrainerCallback,
+    TrainerState,
+)
 
-from dnatune import pretrain
+from dnatune import masking, pretrain
 from dnatune.corpus import load_corpus
 from dnatune.tokenizers import DnaTokenizer
+
+KMER6_NONOVERLAP = {"kind": "kmer", "k": 6, "overlap": False}
 
 
 @pytest.mark.parametrize(
@@ -137,6 +146,55 @@ def test_killed_pretraining_resumes_from_its_last_checkpoint(tmp_path):
     assert logged[0] == 1 and logged[-1] == 30  # the killed run's log is carried over
 
 
+class Interrupt(Exception):
+    pass
+
+
+class InterruptAfterSave(TrainerCallback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Interrupt  # the checkpoint of this step is complete on disk
+
+
+@pytest.mark.parametrize(
+    ("architecture", "tokenizer"),
+    [("bert", CHAR), ("bert", KMER3), ("bert", KMER6_NONOVERLAP), ("gpt2", CHAR)],
+    ids=["mlm-char", "mlm-kmer-overlap", "mlm-kmer-nonoverlap", "clm-char"],
+)
+def test_interrupted_pretraining_resumes_to_the_uninterrupted_model(
+    tmp_path, architecture, tokenizer
+):
+    setup = tiny_setup(tmp_path, architecture, tokenizer)
+    straight_args = pretrain_args(tmp_path / "straight", setup, max_steps=30, logging_steps=1)
+    straight = pretrain.main(straight_args)
+
+    # 200 windows in batches of 16: 13 steps an epoch. Interrupted after the checkpoint of
+    # step 20, the rerun skips the 7 trained batches of the second epoch, then starts a third.
+    args = pretrain_args(tmp_path / "resumed", setup, max_steps=30, logging_steps=1)
+    with pytest.raises(Interrupt):
+        pretrain.main(args, callbacks=[InterruptAfterSave(20)])
+    resumed = pretrain.main(args)
+
+    assert resumed["resumed_from_step"] == 20
+    history = [
+        [(e["step"], e["loss"]) for e in run.log_history if "loss" in e]
+        for run in (load_state(straight_args), load_state(args))
+    ]
+    assert history[0] == history[1]  # every step's training loss, exactly
+    assert resumed["eval_loss"] == straight["eval_loss"]
+    weights = [load_file(Path(a.output_dir) / "model.safetensors") for a in (straight_args, args)]
+    assert weights[0].keys() == weights[1].keys()
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name
+
+
+def load_state(args: pretrain.PretrainArguments) -> TrainerState:
+    return TrainerState.load_from_json(str(Path(args.output_dir) / "trainer_state.json"))
+
+
 def test_checkpoints_of_other_settings_are_discarded(tmp_path):
     setup = tiny_setup(tmp_path, "bert")
     args = pretrain_args(tmp_path, setup)
@@ -171,13 +229,16 @@ def test_windows_longer_than_the_model_are_chunked():
     assert pretrain.fit_to_length(data, 10) is data
 
 
+def seeded_windows(tokenizer, seqs: list[str], seed=0) -> masking.MaskSeeded:
+    return masking.MaskSeeded(datasets.Dataset.from_dict(tokenizer(seqs)), seed)
+
+
 def test_overlapping_kmers_are_masked_in_spans_of_k(tmp_path):
     tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", KMER3)["model"])
-    collator = pretrain.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
-    assert isinstance(collator, pretrain.KmerSpanCollator)
-    seqs = ["ACGT" * 50] * 64
-    torch.manual_seed(0)
-    batch = collator([{"input_ids": ids} for ids in tokenizer(seqs)["input_ids"]])
+    collator = masking.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
+    assert isinstance(collator, masking.KmerSpanCollator)
+    windows = seeded_windows(tokenizer, ["ACGT" * 50] * 64)
+    batch = collator(windows.__getitems__(list(range(64))))
     masked = batch["labels"] != -100
     content = masked[:, 1:-1]  # [CLS] and [SEP] are never masked
     assert not masked[:, 0].any() and not masked[:, -1].any()
@@ -188,11 +249,41 @@ def test_overlapping_kmers_are_masked_in_spans_of_k(tmp_path):
         assert all(len(run) >= 3 for run in runs if run)
 
 
-def test_char_tokens_use_the_stock_collator(tmp_path):
+@pytest.mark.parametrize("spec", [CHAR, KMER3], ids=["char", "kmer-overlap"])
+def test_a_windows_mask_depends_only_on_seed_epoch_and_window(tmp_path, spec):
+    tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", spec)["model"])
+    collator = masking.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
+    windows = seeded_windows(tokenizer, ["ACGTTGCA" * 8, "ACG" * 30, "TTGACA" * 12])
+
+    def mask_of_window_0(batch_indices, epoch=0, seed=0):
+        windows.seed = seed
+        windows.set_epoch(epoch)
+        batch = collator(windows.__getitems__(batch_indices))
+        length = len(windows.windows[0]["input_ids"])
+        return batch["input_ids"][0, :length].tolist(), batch["labels"][0, :length].tolist()
+
+    alone = mask_of_window_0([0])
+    assert any(label != -100 for label in alone[1])
+    # beside other windows, padded to another width, in another order: the same mask
+    assert mask_of_window_0([0, 1, 2]) == alone == mask_of_window_0([0, 2])
+    assert collator([windows[2], windows[0]])["labels"][1, : len(alone[1])].tolist() == alone[1]
+    # a new epoch or another run seed draws new masks
+    assert mask_of_window_0([0], epoch=1) != alone
+    assert mask_of_window_0([0], seed=1) != alone
+
+
+def test_windows_without_a_mask_seed_are_refused(tmp_path):
     tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", CHAR)["model"])
-    collator = pretrain.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
-    assert type(collator) is pretrain.DataCollatorForLanguageModeling
-    clm = pretrain.language_modeling_collator(tokenizer.hf, "clm", 0.15, tokenizer.kmer)
+    collator = masking.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
+    with pytest.raises(ValueError, match="need a 'mask_seed'.*MaskSeeded"):
+        collator([{"input_ids": [2, 5, 6, 3]}])
+
+
+def test_char_tokens_use_the_stock_masking(tmp_path):
+    tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", CHAR)["model"])
+    collator = masking.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
+    assert type(collator) is masking.SeededMaskCollator
+    clm = masking.language_modeling_collator(tokenizer.hf, "clm", 0.15, tokenizer.kmer)
     batch = clm([{"input_ids": [2, 5, 6, 3]}, {"input_ids": [2, 5, 3]}])
     assert batch["labels"].tolist() == [[2, 5, 6, 3], [2, 5, 3, -100]]  # dynamic padding
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]

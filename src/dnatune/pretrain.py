@@ -23,7 +23,6 @@ from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
-    DataCollatorForLanguageModeling,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -35,6 +34,7 @@ from dnatune import checkpoints
 from dnatune.atomic import atomic_path
 from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
 from dnatune.launch import device_flags, per_device_batch
+from dnatune.masking import MaskEpochCallback, MaskSeeded, language_modeling_collator
 from dnatune.models import max_model_tokens, model_family
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         eval_strategy="steps" if has_val else "no",
         eval_steps=args.save_steps,
         prediction_loss_only=True,
+        # MaskSeeded windows carry their mask seeds, which the MLM collator takes off itself
+        remove_unused_columns=objective != "mlm",
         seed=args.seed,
         report_to="none",
         disable_tqdm=True,
@@ -138,6 +140,12 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
     if val is not None and len(val) > args.eval_windows:
         val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
+    val_entropy = None if val is None else unigram_entropy(val, tokenizer.hf)
+    seeded_masks = []
+    if objective == "mlm":  # each window's masks from (seed, epoch, window): exact on resume
+        train = MaskSeeded(train, args.seed)
+        val = None if val is None else MaskSeeded(val, args.seed)
+        seeded_masks = [MaskEpochCallback(train)]
     collator = language_modeling_collator(
         tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer
     )
@@ -150,7 +158,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         eval_dataset=val,
         data_collator=collator,
         processing_class=tokenizer.hf,
-        callbacks=[LogLinesCallback(), *(callbacks or [])],
+        callbacks=[LogLinesCallback(), *seeded_masks, *(callbacks or [])],
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
@@ -182,7 +190,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         "eval_loss": metrics.get("eval_loss"),
         # the loss of knowing only token frequencies: val loss must beat it to show context learnt
-        "val_unigram_entropy": None if val is None else unigram_entropy(val, tokenizer.hf),
+        "val_unigram_entropy": val_entropy,
         "train_windows": len(train),
         "max_length": max_length,
         "world_size": world_size,
@@ -293,70 +301,6 @@ def fit_to_length(dataset, max_length: int):
         }
 
     return dataset.map(chunk, batched=True, remove_columns=dataset.column_names)
-
-
-class KmerSpanCollator(DataCollatorForLanguageModeling):
-    """MLM for overlapping k-mer tokens, masking spans of k consecutive tokens (as DNABERT).
-
-    With overlapping k-mers a single masked token is spelt out by its
-    neighbours, so the stock per-token masking teaches nothing; the replacement
-    below re-implements the stock 80/10/10 rule on the widened mask for that reason.
-    """
-
-    def __init__(self, *args, span: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.span = span
-
-    def torch_mask_tokens(self, inputs, special_tokens_mask=None, offset_mapping=None):
-        labels = inputs.clone()
-        if special_tokens_mask is None:
-            special_tokens_mask = [
-                self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
-                for row in labels.tolist()
-            ]
-        special = torch.as_tensor(special_tokens_mask, dtype=torch.bool)
-        # span starts are drawn so that about mlm_probability of all tokens end up masked
-        start_prob = 1 - (1 - self.mlm_probability) ** (1 / self.span)
-        starts = torch.bernoulli(
-            torch.full(labels.shape, start_prob), generator=self.generator
-        ).bool()
-        starts &= ~special
-        masked = starts.clone()
-        for shift in range(1, self.span):
-            masked[:, shift:] |= starts[:, :-shift]
-        masked &= ~special
-        labels[~masked] = -100
-        replace_prob = torch.full(labels.shape, self.mask_replace_prob)
-        replaced = torch.bernoulli(replace_prob, generator=self.generator).bool() & masked
-        inputs[replaced] = self.tokenizer.mask_token_id
-        remaining = max(1e-9, 1 - self.mask_replace_prob)
-        random_prob = torch.full(labels.shape, min(1.0, self.random_replace_prob / remaining))
-        randomised = (
-            torch.bernoulli(random_prob, generator=self.generator).bool() & masked & ~replaced
-        )
-        random_ids = torch.randint(
-            len(self.tokenizer), labels.shape, dtype=torch.long, generator=self.generator
-        )
-        inputs[randomised] = random_ids[randomised]
-        return inputs, labels
-
-
-def language_modeling_collator(hf_tokenizer, objective: str, mlm_probability: float, kmer=None):
-    """The stock transformers collator (dynamic padding), with k-mer spans for DNABERT-style MLM.
-
-    Masks are drawn from torch's global generator, which the Trainer seeds and
-    restores on resume.
-    """
-    options = {
-        "tokenizer": hf_tokenizer,
-        "mlm": objective == "mlm",
-        "pad_to_multiple_of": 8 if torch.cuda.is_available() else None,
-    }
-    if objective == "mlm":
-        options["mlm_probability"] = mlm_probability
-    if objective == "mlm" and kmer and kmer > 1:
-        return KmerSpanCollator(**options, span=kmer)
-    return DataCollatorForLanguageModeling(**options)
 
 
 class LogLinesCallback(TrainerCallback):
