@@ -23,17 +23,11 @@ class CharTokenizer(PreTrainedTokenizer):
         self._vocab = {token: i for i, token in enumerate(SPECIALS + self.characters)}
         self._tokens = {i: token for token, i in self._vocab.items()}
         kwargs.setdefault("padding_side", "left")
-        super().__init__(
-            bos_token="[BOS]",
-            eos_token="[SEP]",
-            sep_token="[SEP]",
-            cls_token="[CLS]",
-            pad_token="[PAD]",
-            mask_token="[MASK]",
-            unk_token="[UNK]",
-            model_max_length=model_max_length,
-            **kwargs,
-        )
+        specials = {"bos": "[BOS]", "eos": "[SEP]", "sep": "[SEP]", "cls": "[CLS]"}
+        specials.update(pad="[PAD]", mask="[MASK]", unk="[UNK]")
+        for name, token in specials.items():  # a saved tokenizer_config.json repeats them
+            kwargs.setdefault(f"{name}_token", token)
+        super().__init__(model_max_length=model_max_length, **kwargs)
 
     @property
     def vocab_size(self) -> int:
