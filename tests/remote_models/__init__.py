@@ -22,8 +22,9 @@ says what it reproduces:
 | nt2        | rotary_mlm.py (model_type esm), 6-mer     | mlm       | a plain remote masked LM (rotary, gated FFN |
 |            | non-overlapping vocabulary (4107 tokens)  |           | without bias), safetensors weights          |
 | gena       | rotary_mlm.py (model_type bert), BPE      | mlm       | the same, as GENA-LM: remote BERT with BPE  |
-| caduceus   | caduceus_like.py + tokenization_char.py   | mlm       | remote code importing mamba_ssm, which is   |
-|            |                                           |           | not installed: loading must fail, naming it |
+| caduceus   | caduceus_like.py, caduceus_config.py +    | mlm       | remote code importing mamba_ssm, which is   |
+|            | tokenization_char.py                      |           | not installed: loading the model must fail, |
+|            |                                           |           | naming it (config and tokenizer load)       |
 
 PATTERNS maps each pattern to its `Pattern` (module, class names, head names).
 """
@@ -51,6 +52,7 @@ class Pattern:
     objective: str  # "mlm" or "clm"
     tokenizer: str  # "bpe", "nt6" or "char" (the custom CharTokenizer)
     weights: str  # "bin" (pytorch_model.bin only) or "safetensors"
+    config_module: str | None = None  # the config class's module, if not `module`
 
     @property
     def lm_auto(self) -> str:
@@ -102,6 +104,7 @@ PATTERNS = {
         "mlm",
         "char",
         "safetensors",
+        "caduceus_config",
     ),
 }
 CHAR_TOKENIZER = "tokenization_char"
@@ -112,10 +115,11 @@ def make_remote_model(pattern: str, directory: Path, seed: int = 0) -> Path:
     spec = PATTERNS[pattern]
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copy(HERE / f"{spec.module}.py", directory)
+    for module_name in {spec.module, spec.config_module or spec.module}:
+        shutil.copy(HERE / f"{module_name}.py", directory)
     vocab_size, pad_id = _write_tokenizer(spec.tokenizer, directory, seed)
     auto_map = {
-        "AutoConfig": f"{spec.module}.{spec.config_class}",
+        "AutoConfig": f"{spec.config_module or spec.module}.{spec.config_class}",
         "AutoModelForSequenceClassification": f"{spec.module}.{spec.classifier_class}",
     }
     if spec.lm_class is None:  # cannot be imported here: config.json alone, as on the hub

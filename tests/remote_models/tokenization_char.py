@@ -16,8 +16,6 @@ SPECIALS = ["[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]"]
 
 
 class CharTokenizer(PreTrainedTokenizer):
-    model_input_names = ["input_ids"]
-
     def __init__(self, characters=("A", "C", "G", "T", "N"), model_max_length=1024, **kwargs):
         self.characters = list(characters)
         self._vocab = {token: i for i, token in enumerate(SPECIALS + self.characters)}
