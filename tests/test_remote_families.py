@@ -97,10 +97,31 @@ def test_init_time_tensors_load_on_the_real_device(tmp_path):
     assert model.bert.encoder.alibi.device.type == "cpu"
 
 
+def test_weights_load_from_a_bare_backbone_and_from_sharded_bin_files(tmp_path):
+    base = fetched(tmp_path, "dnabert2", objective="mlm")
+    saved = torch.load(base / "pytorch_model.bin", weights_only=True)
+    backbone = {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
+    names = sorted(backbone)
+    shards = {"a.bin": names[: len(names) // 2], "b.bin": names[len(names) // 2 :]}
+    for file, keys in shards.items():
+        torch.save({k: backbone[k] for k in keys}, base / file)
+    index = {"metadata": {}, "weight_map": {k: f for f, keys in shards.items() for k in keys}}
+    (base / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    (base / "pytorch_model.bin").unlink()
+
+    model, _ = load_sequence_classifier(base, 2, "single_label_classification", False, 0, True)
+    word = model.bert.word_embeddings.weight
+    assert torch.equal(word, saved["bert.word_embeddings.weight"])
+
+
 def test_prediction_does_not_depend_on_the_batch_without_an_attention_mask(tmp_path):
     base = fetched(tmp_path, "hyenadna", objective="clm")
     task = make_task(tmp_path / "task", sizes=(16, 8, 24), lengths=(20, 60))
-    run_cell(base, task, tmp_path / "cell", max_steps=2, batch_size=8, trust_remote_code=True)
+    history = run_cell(
+        base, task, tmp_path / "cell", max_steps=2, batch_size=8, trust_remote_code=True,
+        pad_to_max_length=True,  # not even this pads a model that cannot mask it
+    )  # fmt: skip
+    assert history["padding"].startswith("none")
 
     model, tokenizer = load_sequence_classifier(
         tmp_path / "cell" / "model", 2, "single_label_classification", False, 0, True

@@ -58,7 +58,7 @@ from dnatune.checkpoints import (
     remove_checkpoints,
 )
 from dnatune.launch import device_flags, per_device_batch
-from dnatune.model_loading import AliasSafeTrainer, unpadded_batches
+from dnatune.model_loading import AliasSafeTrainer, can_mask_padding, unpadded_batches
 from dnatune.models import load_sequence_classifier, max_model_tokens
 
 logger = logging.getLogger(__name__)
@@ -288,7 +288,9 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         callbacks = [EvaluateAtEnd(), *(callbacks or [])]
         if args.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
-        padding = "max_length" if args.pad_to_max_length else "longest"
+        # a model that cannot mask padding gets one sequence per batch, never padded
+        maskable = can_mask_padding(model)
+        padding = "max_length" if args.pad_to_max_length and maskable else "longest"
         trainer = CellTrainer(
             model=model,
             args=training_args,
@@ -372,7 +374,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "precision": precision,
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "device": str(training_args.device),
-            "padding": padding,
+            "padding": padding if maskable else "none (one sequence per forward)",
             "group_by_length": args.group_by_length,
         }
         if trainer.is_world_process_zero():

@@ -35,7 +35,12 @@ from dnatune import checkpoints
 from dnatune.atomic import atomic_path
 from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
 from dnatune.launch import device_flags, per_device_batch
-from dnatune.model_loading import AliasSafeTrainer, load_model, unpadded_batches
+from dnatune.model_loading import (
+    AliasSafeTrainer,
+    can_mask_padding,
+    load_model,
+    unpadded_batches,
+)
 from dnatune.models import max_model_tokens, model_family
 
 logger = logging.getLogger(__name__)
@@ -139,7 +144,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     if val is not None and len(val) > args.eval_windows:
         val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
     collator = language_modeling_collator(
-        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer
+        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer, can_mask_padding(model)
     )
 
     # 5. train
@@ -341,16 +346,19 @@ class KmerSpanCollator(DataCollatorForLanguageModeling):
         return inputs, labels
 
 
-def language_modeling_collator(hf_tokenizer, objective: str, mlm_probability: float, kmer=None):
+def language_modeling_collator(
+    hf_tokenizer, objective: str, mlm_probability: float, kmer=None, maskable: bool = True
+):
     """The stock transformers collator (dynamic padding), with k-mer spans for DNABERT-style MLM.
 
     Masks are drawn from torch's global generator, which the Trainer seeds and
-    restores on resume.
+    restores on resume. A model that cannot mask padding (`maskable` False) gets
+    no padding up to a multiple of 8.
     """
     options = {
         "tokenizer": hf_tokenizer,
         "mlm": objective == "mlm",
-        "pad_to_multiple_of": 8 if torch.cuda.is_available() else None,
+        "pad_to_multiple_of": 8 if torch.cuda.is_available() and maskable else None,
     }
     if objective == "mlm":
         options["mlm_probability"] = mlm_probability
