@@ -171,3 +171,33 @@ def test_fetch_proves_only_the_uses_asked_for(tmp_path):
     source = make_remote_model("caduceus", tmp_path / "source")
     out = fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cad")
     assert json.loads((out / "dnatune_tokenizer.json").read_text())["kind"] == "hf"
+
+
+@pytest.mark.workflow
+def test_workflow_runs_every_variant_of_remote_families(tmp_path):
+    from conftest import run_snakemake, tiny_config, write_config
+
+    config = tiny_config()
+    for pattern in ("hyenadna", "dnabert2"):
+        source = make_remote_model(pattern, tmp_path / "hub" / pattern)
+        config["models"][pattern] = {
+            "hf": str(source),
+            "trust_remote_code": True,
+            "lora_target_modules": LORA_TARGETS[pattern],
+        }
+    del config["models"]["tiny"]
+    config["pretrain"]["max_steps"] = 10
+    # LoRA: the method that needs the most of the loading (peft over a forward without a
+    # mask); full and probe run through the same paths in the tests above
+    config["finetune"].update(method="lora", variants=["scratch", "pretrained", "continued"])
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path, "--cores", "2")
+
+    summary = pd.read_csv(tmp_path / "results" / "report" / "summary.tsv", sep="\t")
+    cells = set(zip(summary["model"], summary["variant"], strict=True))
+    assert cells == {
+        (m, v) for m in ("hyenadna", "dnabert2") for v in config["finetune"]["variants"]
+    }
+    fetch_log = (tmp_path / "logs" / "fetch_model" / "hyenadna.log").read_text()
+    assert "pre-training (auto) works" in fetch_log
+    assert "fine-tuning (sequence classification) works" in fetch_log
