@@ -19,7 +19,7 @@ from transformers import AutoModelForMaskedLM
 from dnatune import pretrain
 from dnatune.corpus import build_workflow_tokenizer
 from dnatune.fetch_check import missing_package_message
-from dnatune.model_loading import can_mask_padding, load_model
+from dnatune.model_loading import can_mask_padding, load_model, unpadded_batches
 from dnatune.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
 
 LORA_TARGETS = {
@@ -41,13 +41,23 @@ def test_remote_family_runs_fetch_pretraining_and_every_method(tmp_path, pattern
     base = fetched(tmp_path, pattern)
     spec = {"kind": "hf", "name": "hub/id", "trust_remote_code": True}
     build_workflow_tokenizer(spec, tmp_path / "tokenizer", model_dir=str(base))
-    corpus = make_corpus(tmp_path / "corpus", tmp_path / "tokenizer", n_train=40, n_val=8)
-    setup = {"model": base, "corpus": corpus}
+    corpora = [  # two window lengths: batches of a model without a mask must not mix them
+        make_corpus(tmp_path / f"corpus{n}", tmp_path / "tokenizer", 20, 4, length=n)
+        for n in (64, 48)
+    ]
     args = pretrain_args(
-        tmp_path, setup, max_steps=4, save_steps=2, batch_size=4, trust_remote_code=True
+        tmp_path,
+        {"model": base, "corpus": corpora[0]},
+        max_steps=4,
+        save_steps=2,
+        batch_size=4,
+        trust_remote_code=True,
     )
+    args.corpus_dirs = [str(c) for c in corpora]
     assert pretrain.main(args)["global_step"] == 4  # checkpoints at steps 2 and 4 were saved
     continued = tmp_path / "out"
+    state = json.loads((continued / "trainer_state.json").read_text())
+    assert state["train_batch_size"] == (1 if pattern == "hyenadna" else 4)
 
     task = make_task(tmp_path / "task", sizes=(24, 8, 8))
     cells = {  # each method once, over the three variants' model directories
@@ -95,6 +105,28 @@ def test_init_time_tensors_load_on_the_real_device(tmp_path):
     saved = torch.load(base / "pytorch_model.bin", weights_only=True)
     assert torch.equal(model.state_dict()["decoder.weight"], saved["decoder.weight"])
     assert model.bert.encoder.alibi.device.type == "cpu"
+
+
+def test_only_a_model_without_a_mask_and_data_of_mixed_lengths_goes_one_by_one(tmp_path):
+    hyena, _ = load_sequence_classifier(
+        fetched(tmp_path, "hyenadna"), 2, "single_label_classification", False, 0, True
+    )
+    bert, _ = load_sequence_classifier(
+        fetched(tmp_path / "b", "nt2"), 2, "single_label_classification", False, 0, True
+    )
+    full = {
+        "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+    }
+    assert unpadded_batches(bert, 8, {20, 41}, {20, 41}) == full
+    assert unpadded_batches(hyena, 8, {41}, {41}) == full
+    assert unpadded_batches(hyena, 8, {20, 41}, {41}) == {
+        **full,
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+    }
+    assert unpadded_batches(hyena, 8, {41}, {20, 41})["per_device_eval_batch_size"] == 1
 
 
 def test_weights_load_from_a_bare_backbone_and_from_sharded_bin_files(tmp_path):

@@ -249,7 +249,12 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             num_train_epochs=args.epochs,
             max_steps=args.max_steps,
             learning_rate=args.lr,
-            **unpadded_batches(model, batch_size),
+            **unpadded_batches(
+                model,
+                batch_size,
+                train_lengths={len(ids) for ids in encoded["train"].input_ids},
+                eval_lengths={len(ids) for s in ("val", "test") for ids in encoded[s].input_ids},
+            ),
             weight_decay=args.weight_decay,
             warmup_steps=int(args.warmup_ratio * total_steps),
             eval_strategy="steps",
@@ -288,7 +293,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         callbacks = [EvaluateAtEnd(), *(callbacks or [])]
         if args.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
-        # a model that cannot mask padding gets one sequence per batch, never padded
+        # a model that cannot mask padding is never padded (see unpadded_batches)
         maskable = can_mask_padding(model)
         padding = "max_length" if args.pad_to_max_length and maskable else "longest"
         trainer = CellTrainer(
@@ -374,7 +379,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "precision": precision,
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "device": str(training_args.device),
-            "padding": padding if maskable else "none (one sequence per forward)",
+            "padding": padding if maskable else "none (batches of one length)",
             "group_by_length": args.group_by_length,
         }
         if trainer.is_world_process_zero():

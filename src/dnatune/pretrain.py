@@ -104,7 +104,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     training_args = TrainingArguments(
         output_dir=args.checkpoint_dir,
         max_steps=args.max_steps,
-        **unpadded_batches(model, per_device_batch(args.batch_size, world_size)),
+        per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
+        per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
@@ -143,6 +144,14 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
     if val is not None and len(val) > args.eval_windows:
         val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
+    batching = unpadded_batches(
+        model,
+        per_device_batch(args.batch_size, world_size),
+        token_lengths(train),
+        token_lengths(val) if val is not None else set(),
+    )
+    for key, value in batching.items():  # a model that cannot mask padding is never padded
+        setattr(training_args, key, value)
     collator = language_modeling_collator(
         tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer, can_mask_padding(model)
     )
@@ -298,6 +307,15 @@ def fit_to_length(dataset, max_length: int):
         }
 
     return dataset.map(chunk, batched=True, remove_columns=dataset.column_names)
+
+
+def token_lengths(dataset) -> set[int]:
+    """The distinct token counts of a corpus dataset's windows."""
+    import pyarrow.compute as pc
+
+    if len(dataset) == 0:
+        return set()
+    return set(pc.unique(pc.list_value_length(dataset.data.column("input_ids"))).to_pylist())
 
 
 class KmerSpanCollator(DataCollatorForLanguageModeling):
