@@ -30,10 +30,10 @@ LORA_TARGETS = {
 }
 
 
-def fetched(tmp_path, pattern: str, **uses):
+def fetched(tmp_path, pattern: str):
+    """The pattern's model as fetch_model leaves it: copied, each head proved to work."""
     source = make_remote_model(pattern, tmp_path / "source")
-    uses = uses or {"objective": "auto", "classify": True}
-    return fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, **uses)
+    return fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True)
 
 
 @pytest.mark.parametrize("pattern", list(LORA_TARGETS))
@@ -82,7 +82,7 @@ def test_remote_family_runs_fetch_pretraining_and_every_method(tmp_path, pattern
 
 
 def test_aliased_parameter_is_saved_under_both_names_and_reloads(tmp_path):
-    base = fetched(tmp_path, "hyenadna", objective="clm")
+    base = fetched(tmp_path, "hyenadna")
     model, _ = load_sequence_classifier(base, 2, "single_label_classification", False, 0, True)
     run_cell(base, make_task(tmp_path / "task", sizes=(16, 8, 8)), tmp_path / "cell",
              max_steps=2, batch_size=8, trust_remote_code=True)  # fmt: skip
@@ -98,7 +98,7 @@ def test_aliased_parameter_is_saved_under_both_names_and_reloads(tmp_path):
 
 
 def test_init_time_tensors_load_on_the_real_device(tmp_path):
-    base = fetched(tmp_path, "dnabert2", objective="mlm")
+    base = fetched(tmp_path, "dnabert2")
     with pytest.raises(RuntimeError, match="meta"):  # what transformers 5 alone does
         AutoModelForMaskedLM.from_pretrained(base, trust_remote_code=True)
     model = load_model(AutoModelForMaskedLM, base, trust_remote_code=True)
@@ -130,7 +130,7 @@ def test_only_a_model_without_a_mask_and_data_of_mixed_lengths_goes_one_by_one(t
 
 
 def test_weights_load_from_a_bare_backbone_and_from_sharded_bin_files(tmp_path):
-    base = fetched(tmp_path, "dnabert2", objective="mlm")
+    base = fetched(tmp_path, "dnabert2")
     saved = torch.load(base / "pytorch_model.bin", weights_only=True)
     backbone = {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
     names = sorted(backbone)
@@ -147,7 +147,7 @@ def test_weights_load_from_a_bare_backbone_and_from_sharded_bin_files(tmp_path):
 
 
 def test_prediction_does_not_depend_on_the_batch_without_an_attention_mask(tmp_path):
-    base = fetched(tmp_path, "hyenadna", objective="clm")
+    base = fetched(tmp_path, "hyenadna")
     task = make_task(tmp_path / "task", sizes=(16, 8, 24), lengths=(20, 60))
     history = run_cell(
         base, task, tmp_path / "cell", max_steps=2, batch_size=8, trust_remote_code=True,
@@ -179,9 +179,7 @@ def test_model_needing_a_missing_package_fails_at_fetch_naming_it(tmp_path):
     source = make_remote_model("caduceus", tmp_path / "source")
     started = time.perf_counter()
     with pytest.raises(ModelSourceError) as failure:
-        fetch_hf_model(
-            str(source), tmp_path / "base", trust_remote_code=True, name="cad", objective="auto"
-        )
+        fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cad")
     assert time.perf_counter() - started < 10
     message = str(failure.value)
     assert "model 'cad'" in message and "mamba_ssm" in message
@@ -199,10 +197,14 @@ def test_missing_package_message_names_the_extra_or_the_package():
     assert "pip install 'dnatune[dnabert2]'" in message and "`pip install flash_attn`" in message
 
 
-def test_fetch_proves_only_the_uses_asked_for(tmp_path):
-    source = make_remote_model("caduceus", tmp_path / "source")
-    out = fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cad")
-    assert json.loads((out / "dnatune_tokenizer.json").read_text())["kind"] == "hf"
+def test_a_model_without_a_pre_training_head_is_fetched_for_fine_tuning(tmp_path, caplog):
+    source = make_remote_model("nt2", tmp_path / "source")
+    config = json.loads((source / "config.json").read_text())
+    del config["auto_map"]["AutoModelForMaskedLM"]  # a classification-only repository
+    (source / "config.json").write_text(json.dumps(config))
+    fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cls")
+    assert "cls has no pre-training (auto) head" in caplog.text
+    assert "its continued variant cannot run" in caplog.text
 
 
 @pytest.mark.workflow
