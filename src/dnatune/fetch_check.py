@@ -112,12 +112,17 @@ def _prove_language_model(model_dir, objective: str, trust_remote_code: bool) ->
     def load(directory):
         return load_model(auto, directory, trust_remote_code, config=config)
 
-    _forward_save_reload(load(model_dir), batch, save_model, load)
+    _forward_save_reload(model_dir, load, save_model, batch)
 
 
 def _prove_classifier(model_dir, trust_remote_code: bool) -> None:
     from dnatune.model_loading import save_model
     from dnatune.models import load_sequence_classifier
+    from dnatune.tokenizers import DnaTokenizer
+
+    tokenizer = DnaTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
+    batch = tokenizer.hf.pad(tokenizer([PROBE_SEQUENCE]), return_tensors="pt")
+    batch["labels"] = torch.tensor([1])
 
     def load(directory):
         return load_sequence_classifier(
@@ -128,25 +133,24 @@ def _prove_classifier(model_dir, trust_remote_code: bool) -> None:
         save_model(model, directory)
         tokenizer.save_pretrained(directory)
 
-    model, tokenizer = load_sequence_classifier(
-        model_dir, 2, "single_label_classification", False, 0, trust_remote_code
-    )
-    batch = tokenizer.hf.pad(tokenizer([PROBE_SEQUENCE]), return_tensors="pt")
-    batch["labels"] = torch.tensor([1])
-    _forward_save_reload(model, batch, save, load)
+    _forward_save_reload(model_dir, load, save, batch)
 
 
-def _forward_save_reload(model, batch: dict, save, load) -> None:
-    """One forward with a finite loss; the saved and reloaded model gives the same logits."""
-    model.eval()
+def _forward_save_reload(model_dir, load, save, batch: dict) -> None:
+    """One forward with a finite loss; the saved and reloaded model gives the same logits.
+
+    One model is held at a time, and the copy is saved beside `model_dir` (the fetch's
+    own filesystem, not /tmp: on a login node that may be small).
+    """
+    model = load(model_dir).eval()
     with torch.no_grad():
         out = model(**batch)
     if out.loss is None or not torch.isfinite(out.loss):
         raise ValueError(f"a forward on a {len(PROBE_SEQUENCE)}-base sequence gave loss {out.loss}")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=Path(model_dir).parent, prefix=".proof-") as tmp:
         save(model, Path(tmp))
-        reloaded = load(tmp)
-        reloaded.eval()
+        del model
+        reloaded = load(tmp).eval()
         with torch.no_grad():
             again = reloaded(**batch)
     if not torch.allclose(out.logits, again.logits, atol=1e-4):
