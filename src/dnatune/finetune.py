@@ -38,7 +38,6 @@ from torch.utils.data import Sampler, SequentialSampler
 from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
-    Trainer,
     TrainerCallback,
     TrainerState,
     TrainingArguments,
@@ -60,6 +59,7 @@ from dnatune.checkpoints import (
     save_final_model,
 )
 from dnatune.launch import device_flags, per_device_batch
+from dnatune.model_loading import AliasSafeTrainer, can_mask_padding, unpadded_batches
 from dnatune.models import load_sequence_classifier, max_model_tokens
 
 logger = logging.getLogger(__name__)
@@ -254,8 +254,12 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             num_train_epochs=args.epochs,
             max_steps=args.max_steps,
             learning_rate=args.lr,
-            per_device_train_batch_size=batch_size,
-            per_device_eval_batch_size=batch_size,
+            **unpadded_batches(
+                model,
+                batch_size,
+                train_lengths={len(ids) for ids in encoded["train"].input_ids},
+                eval_lengths={len(ids) for s in ("val", "test") for ids in encoded[s].input_ids},
+            ),
             weight_decay=args.weight_decay,
             warmup_steps=int(args.warmup_ratio * total_steps),
             eval_strategy="steps",
@@ -296,7 +300,9 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
         elif args.early_stopping_patience > 0:
             logger.info("select: last trains every epoch; early stopping is off")
-        padding = "max_length" if args.pad_to_max_length else "longest"
+        # a model that cannot mask padding is never padded (see unpadded_batches)
+        maskable = can_mask_padding(model)
+        padding = "max_length" if args.pad_to_max_length and maskable else "longest"
         trainer = CellTrainer(
             model=model,
             args=training_args,
@@ -385,7 +391,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "precision": precision,
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "device": str(training_args.device),
-            "padding": padding,
+            "padding": padding if maskable else "none (batches of one length)",
             "group_by_length": args.group_by_length,
         }
         if trainer.is_world_process_zero():
@@ -740,7 +746,7 @@ def _check_arguments(args: FinetuneArguments) -> None:
 # ---------------------------------------------------------------- training pieces
 
 
-class CellTrainer(Trainer):
+class CellTrainer(AliasSafeTrainer):
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
         if isinstance(sampler, LengthGroupedSampler):

@@ -152,15 +152,18 @@ class KmerSpanCollator(SeededMaskCollator):
         return inputs, labels
 
 
-def language_modeling_collator(hf_tokenizer, objective: str, mlm_probability: float, kmer=None):
+def language_modeling_collator(
+    hf_tokenizer, objective: str, mlm_probability: float, kmer=None, maskable: bool = True
+):
     """The stock transformers collator (dynamic padding), with k-mer spans for DNABERT-style MLM.
 
     For MLM the windows must come from `MaskSeeded`; CLM draws nothing at random.
+    A model that cannot mask padding (`maskable` False) gets no padding up to a multiple of 8.
     """
     options = {
         "tokenizer": hf_tokenizer,
         "mlm": objective == "mlm",
-        "pad_to_multiple_of": 8 if torch.cuda.is_available() else None,
+        "pad_to_multiple_of": 8 if torch.cuda.is_available() and maskable else None,
     }
     if objective != "mlm":
         return DataCollatorForLanguageModeling(**options)

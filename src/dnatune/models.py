@@ -270,13 +270,20 @@ def fetch_hf_model(
     kmer: int | None = None,
     max_length: int | None = None,
     name: str = "model",
+    objective: str | None = "auto",
+    classify: bool = True,
 ) -> Path:
     """Copy a hub or local model with its tokenizer into `out_dir` and write the sidecar.
 
     The copy is checked: its config and tokenizer must load (with
-    `trust_remote_code` only if the user set it for this model).
+    `trust_remote_code` only if the user set it for this model), and it must work
+    with the heads the workflow uses (`dnatune.fetch_check.prove_usable`): the
+    pre-training `objective` (auto, mlm or clm; None skips it) and, if `classify`,
+    sequence classification.
     """
     from transformers import AutoConfig, AutoTokenizer
+
+    from dnatune.fetch_check import missing_package_message, prove_usable
 
     src, commit = resolve_hf_source(source, revision, name)
     if not (src / "config.json").exists():
@@ -303,6 +310,8 @@ def fetch_hf_model(
             raise ModelSourceError(
                 f"key 'models.{name}.hf': cannot load '{source}': {err}"
             ) from None
+        except ImportError as err:
+            raise ModelSourceError(missing_package_message(name, err)) from None
         except OSError as err:
             raise ModelSourceError(
                 f"key 'models.{name}.hf': '{source}' has no loadable tokenizer ({err}); "
@@ -320,6 +329,7 @@ def fetch_hf_model(
             "max_length": max_length,
         }
         (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
+        prove_usable(tmp, name, trust_remote_code, objective, classify)
     logger.info(
         "fetched %s (%s, revision %s, commit %s, kmer %s) -> %s",
         source,
@@ -414,6 +424,7 @@ def load_sequence_classifier(
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, set_seed
 
+    from dnatune.model_loading import load_model
     from dnatune.tokenizers import DnaTokenizer
 
     if problem_type not in PROBLEM_TYPES:
@@ -445,14 +456,13 @@ def load_sequence_classifier(
         config.pad_token_id = hf.pad_token_id
     set_seed(seed)
     try:
-        if reinitialise:
-            model = AutoModelForSequenceClassification.from_config(
-                config, trust_remote_code=trust_remote_code
-            )
-        else:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                model_dir, config=config, trust_remote_code=trust_remote_code
-            )
+        model = load_model(
+            AutoModelForSequenceClassification,
+            model_dir,
+            trust_remote_code=trust_remote_code,
+            reinitialise=reinitialise,
+            config=config,
+        )
     except ValueError as err:
         raise ModelSourceError(
             f"{model_dir}: transformers has no sequence classification head for model type "

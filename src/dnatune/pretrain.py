@@ -35,6 +35,12 @@ from dnatune.atomic import atomic_path
 from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
 from dnatune.launch import device_flags, per_device_batch
 from dnatune.masking import MaskEpochCallback, MaskSeeded, language_modeling_collator
+from dnatune.model_loading import (
+    AliasSafeTrainer,
+    can_mask_padding,
+    load_model,
+    unpadded_batches,
+)
 from dnatune.models import max_model_tokens, model_family
 
 logger = logging.getLogger(__name__)
@@ -85,7 +91,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     config = AutoConfig.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
     objective = resolve_objective(args.objective, config)
     auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
-    model = auto.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
+    model = load_model(auto, args.model_dir, args.trust_remote_code, config=config)
     max_length = max_model_tokens(config, tokenizer.max_length)
     if corpus_windows(args.corpus_dirs, "train") == 0:
         raise ValueError(
@@ -141,17 +147,25 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     if val is not None and len(val) > args.eval_windows:
         val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
     val_entropy = None if val is None else unigram_entropy(val, tokenizer.hf)
+    batching = unpadded_batches(
+        model,
+        per_device_batch(args.batch_size, world_size),
+        token_lengths(train),
+        token_lengths(val) if val is not None else set(),
+    )
+    for key, value in batching.items():  # a model that cannot mask padding is never padded
+        setattr(training_args, key, value)
     seeded_masks = []
     if objective == "mlm":  # each window's masks from (seed, epoch, window): exact on resume
         train = MaskSeeded(train, args.seed)
         val = None if val is None else MaskSeeded(val, args.seed)
         seeded_masks = [MaskEpochCallback(train)]
     collator = language_modeling_collator(
-        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer
+        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer, can_mask_padding(model)
     )
 
     # 5. train
-    trainer = Trainer(
+    trainer = AliasSafeTrainer(
         model=model,
         args=training_args,
         train_dataset=train,
@@ -173,7 +187,9 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         0 if val is None else len(val),
         max_length,
         args.max_steps,
-        training_args.per_device_train_batch_size * world_size,
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * world_size,
         world_size,
         describe_device(training_args, model),
         f", resuming from step {resumed_from}" if last else "",
@@ -301,6 +317,15 @@ def fit_to_length(dataset, max_length: int):
         }
 
     return dataset.map(chunk, batched=True, remove_columns=dataset.column_names)
+
+
+def token_lengths(dataset) -> set[int]:
+    """The distinct token counts of a corpus dataset's windows."""
+    import pyarrow.compute as pc
+
+    if len(dataset) == 0:
+        return set()
+    return set(pc.unique(pc.list_value_length(dataset.data.column("input_ids"))).to_pylist())
 
 
 class LogLinesCallback(TrainerCallback):

@@ -1,4 +1,5 @@
-"""Copy a hub or local Hugging Face model with its tokenizer into results/models/{model}/base."""
+"""Copy a hub or local Hugging Face model with its tokenizer into results/models/{model}/base,
+proving it loads, runs and saves with its pre-training and classification heads."""
 
 from dnatune.logs import setup_logging
 from dnatune.models import fetch_model
