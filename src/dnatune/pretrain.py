@@ -34,6 +34,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from dnatune import checkpoints
 from dnatune.atomic import atomic_path
 from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
+from dnatune.families import family_of
 from dnatune.launch import device_flags, per_device_batch
 from dnatune.models import max_model_tokens, model_family
 
@@ -138,9 +139,14 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
     if val is not None and len(val) > args.eval_windows:
         val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
+    family = family_of(config)
+    if family and family.padding_side:
+        tokenizer.hf.padding_side = family.padding_side
     collator = language_modeling_collator(
         tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer
     )
+    if objective == "mlm" and family and family.mlm_ignore_label == "pad":
+        collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
 
     # 5. train
     trainer = Trainer(
@@ -210,17 +216,25 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
 
 
 def resolve_objective(objective: str, config) -> str:
-    """auto -> mlm for encoders, clm for decoders; an explicit choice must fit the model."""
-    family = model_family(config)
-    natural = "mlm" if family == "encoder" else "clm"
+    """auto -> the family's objective (families.py), else mlm for encoders and clm for decoders.
+
+    An explicit choice must fit the model.
+    """
+    family = family_of(config)
+    if family:
+        natural = family.objective
+        what = f"{family.name} family, model type {config.model_type}"
+    else:
+        natural = "mlm" if model_family(config) == "encoder" else "clm"
+        what = f"model type {config.model_type}"
     if objective == "auto":
         return natural
     if objective not in ("mlm", "clm"):
         raise ValueError(f"key 'pretrain.objective': '{objective}' is not one of auto, mlm, clm")
     if objective != natural:
         raise ValueError(
-            f"key 'pretrain.objective': {objective} does not fit a {family} "
-            f"({config.model_type}); use {natural} or auto"
+            f"key 'pretrain.objective': {objective} does not fit "
+            f"{'an encoder' if natural == 'mlm' else 'a decoder'} ({what}); use {natural} or auto"
         )
     return objective
 
@@ -355,6 +369,22 @@ def language_modeling_collator(hf_tokenizer, objective: str, mlm_probability: fl
     if objective == "mlm" and kmer and kmer > 1:
         return KmerSpanCollator(**options, span=kmer)
     return DataCollatorForLanguageModeling(**options)
+
+
+class IgnoreWithPadLabel:
+    """A collator whose unscored labels are the pad id instead of -100.
+
+    CaduceusForMaskedLM computes its loss with ignore_index=pad_token_id: a -100 label
+    there is out of range, not ignored. Masking itself is the wrapped collator's.
+    """
+
+    def __init__(self, collator, pad_id: int):
+        self.collator, self.pad_id = collator, pad_id
+
+    def __call__(self, examples):
+        batch = self.collator(examples)
+        batch["labels"][batch["labels"] == -100] = self.pad_id
+        return batch
 
 
 class LogLinesCallback(TrainerCallback):
