@@ -39,7 +39,6 @@ from torch.utils.data import Sampler, SequentialSampler
 from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
-    Trainer,
     TrainerCallback,
     TrainerState,
     TrainingArguments,
@@ -61,6 +60,7 @@ from dnatune.checkpoints import (
 )
 from dnatune.families import family_of
 from dnatune.launch import device_flags, per_device_batch
+from dnatune.model_loading import AliasSafeTrainer, unpadded_batches
 from dnatune.models import load_sequence_classifier, max_model_tokens
 from dnatune.pooling import POOLINGS
 
@@ -249,8 +249,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             num_train_epochs=args.epochs,
             max_steps=args.max_steps,
             learning_rate=args.lr,
-            per_device_train_batch_size=batch_size,
-            per_device_eval_batch_size=batch_size,
+            **unpadded_batches(model, batch_size),
             weight_decay=args.weight_decay,
             warmup_steps=int(args.warmup_ratio * total_steps),
             eval_strategy="steps",
@@ -721,7 +720,7 @@ def _check_arguments(args: FinetuneArguments) -> None:
 # ---------------------------------------------------------------- training pieces
 
 
-class CellTrainer(Trainer):
+class CellTrainer(AliasSafeTrainer):
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
         if isinstance(sampler, LengthGroupedSampler):

@@ -268,13 +268,20 @@ def fetch_hf_model(
     kmer: int | None = None,
     max_length: int | None = None,
     name: str = "model",
+    objective: str | None = None,
+    classify: bool = False,
 ) -> Path:
     """Copy a hub or local model with its tokenizer into `out_dir` and write the sidecar.
 
     The copy is checked: its config and tokenizer must load (with
-    `trust_remote_code` only if the user set it for this model).
+    `trust_remote_code` only if the user set it for this model), and it must work
+    with the heads it will be used with (`dnatune.fetch_check`): the continued
+    pre-training `objective` (auto, mlm or clm; None when not pre-trained further)
+    and, if `classify`, sequence classification.
     """
     from transformers import AutoConfig, AutoTokenizer
+
+    from dnatune.fetch_check import missing_package_message, prove_usable
 
     src, commit = resolve_hf_source(source, revision, name)
     if not (src / "config.json").exists():
@@ -301,6 +308,8 @@ def fetch_hf_model(
             raise ModelSourceError(
                 f"key 'models.{name}.hf': cannot load '{source}': {err}"
             ) from None
+        except ImportError as err:
+            raise ModelSourceError(missing_package_message(name, err)) from None
         except OSError as err:
             raise ModelSourceError(
                 f"key 'models.{name}.hf': '{source}' has no loadable tokenizer ({err}); "
@@ -318,6 +327,7 @@ def fetch_hf_model(
             "max_length": max_length,
         }
         (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
+        prove_usable(tmp, name, objective, classify, trust_remote_code)
     logger.info(
         "fetched %s (%s, revision %s, commit %s, kmer %s) -> %s",
         source,
@@ -340,8 +350,14 @@ def _check_kmer_vocab(hf_tokenizer, kmer: int, name: str) -> None:
         )
 
 
-def fetch_model(model_cfg: dict, out_dir, name: str = "model") -> Path:
-    """`fetch_hf_model` driven by a `models.<name>` config entry."""
+def fetch_model(
+    model_cfg: dict,
+    out_dir,
+    name: str = "model",
+    objective: str | None = None,
+    classify: bool = False,
+) -> Path:
+    """`fetch_hf_model` driven by a `models.<name>` config entry and the model's uses."""
     return fetch_hf_model(
         model_cfg["hf"],
         out_dir,
@@ -350,6 +366,8 @@ def fetch_model(model_cfg: dict, out_dir, name: str = "model") -> Path:
         kmer=model_cfg.get("kmer"),
         max_length=model_cfg.get("max_length"),
         name=name,
+        objective=objective,
+        classify=classify,
     )
 
 
@@ -412,6 +430,7 @@ def load_sequence_classifier(
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, set_seed
 
+    from dnatune.model_loading import load_model
     from dnatune.tokenizers import DnaTokenizer
 
     if problem_type not in PROBLEM_TYPES:
@@ -448,14 +467,13 @@ def load_sequence_classifier(
     configure_pooling(config, pooling)
     set_seed(seed)
     try:
-        if reinitialise:
-            model = AutoModelForSequenceClassification.from_config(
-                config, trust_remote_code=trust_remote_code
-            )
-        else:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                model_dir, config=config, trust_remote_code=trust_remote_code
-            )
+        model = load_model(
+            AutoModelForSequenceClassification,
+            model_dir,
+            trust_remote_code=trust_remote_code,
+            reinitialise=reinitialise,
+            config=config,
+        )
     except ValueError as err:
         raise ModelSourceError(
             f"{model_dir}: transformers has no sequence classification head for model type "

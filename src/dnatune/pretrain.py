@@ -36,6 +36,7 @@ from dnatune.atomic import atomic_path
 from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
 from dnatune.families import family_of
 from dnatune.launch import device_flags, per_device_batch
+from dnatune.model_loading import AliasSafeTrainer, load_model, unpadded_batches
 from dnatune.models import max_model_tokens, model_family
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     config = AutoConfig.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
     objective = resolve_objective(args.objective, config)
     auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
-    model = auto.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
+    model = load_model(auto, args.model_dir, args.trust_remote_code, config=config)
     max_length = max_model_tokens(config, tokenizer.max_length)
     if corpus_windows(args.corpus_dirs, "train") == 0:
         raise ValueError(
@@ -99,8 +100,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     training_args = TrainingArguments(
         output_dir=args.checkpoint_dir,
         max_steps=args.max_steps,
-        per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
-        per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
+        **unpadded_batches(model, per_device_batch(args.batch_size, world_size)),
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
@@ -149,7 +149,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
 
     # 5. train
-    trainer = Trainer(
+    trainer = AliasSafeTrainer(
         model=model,
         args=training_args,
         train_dataset=train,
@@ -171,7 +171,9 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         0 if val is None else len(val),
         max_length,
         args.max_steps,
-        training_args.per_device_train_batch_size * world_size,
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * world_size,
         world_size,
         describe_device(training_args, model),
         f", resuming from step {resumed_from}" if last else "",

@@ -1,7 +1,13 @@
-"""Copy a hub or local Hugging Face model with its tokenizer into results/models/{model}/base."""
+"""Copy a hub or local Hugging Face model with its tokenizer into results/models/{model}/base,
+proving it loads, runs and saves with each head the config uses it with."""
 
 from dnatune.logs import setup_logging
 from dnatune.models import fetch_model
 
 setup_logging(snakemake.log[0])
-fetch_model(snakemake.params.spec, snakemake.output[0], name=snakemake.wildcards.model)
+fetch_model(
+    snakemake.params.spec,
+    snakemake.output[0],
+    name=snakemake.wildcards.model,
+    **snakemake.params.uses,
+)
