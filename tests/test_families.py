@@ -260,3 +260,66 @@ def test_rc_average_scores_a_sequence_and_its_reverse_complement(tmp_path):
     scores = predictions[predictions["split"] == "test"].sort_values("row")["score"].to_numpy()
     assert scores == pytest.approx(both, abs=1e-5)
     assert scores != pytest.approx(positive(test), abs=1e-5)
+
+
+# ---------------------------------------------------------------- remote families
+
+# the remote-code fixtures (tests/remote_models) under their real family's module name
+REMOTE = {
+    "dnabert2": ("bert_layers", ("classifier.", "bert.pooler."), {"Wqkv"}),
+    "gena": ("modeling_bert", ("classifier.",), {"query", "value"}),
+    "nt2": ("modeling_esm", ("classifier.",), {"query", "value"}),
+    "hyenadna": ("hyena_like", ("score.",), {"in_proj", "out_proj"}),  # known by model_type
+}
+
+
+def as_hub_module(directory: Path, module: str) -> Path:
+    """Rename a fixture's modelling module to `module`, as the real family's repository names it."""
+    config_path = directory / "config.json"
+    config = json.loads(config_path.read_text())
+    old = {ref.rsplit(".", 1)[0] for ref in config["auto_map"].values()}
+    for name in old - {module}:
+        (directory / f"{name}.py").rename(directory / f"{module}.py")
+    config["auto_map"] = {
+        k: f"{module}.{v.rsplit('.', 1)[1]}" for k, v in config["auto_map"].items()
+    }
+    config_path.write_text(json.dumps(config))
+    return directory
+
+
+@pytest.mark.parametrize("pattern", list(REMOTE))
+def test_remote_families_get_their_head_lora_targets_and_pooling(tmp_path, pattern):
+    from remote_models import make_remote_model
+
+    module, head, targets = REMOTE[pattern]
+    source = as_hub_module(make_remote_model(pattern, tmp_path / "hub"), module)
+    base = fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True)
+
+    def load(pooling):
+        return load_sequence_classifier(
+            base, 2, PROBLEM, False, 0, trust_remote_code=True, pooling=pooling
+        )
+
+    model, tokenizer = load("mean")
+    assert family_of(model.config).name == {"gena": "gena-lm", "nt2": "nt-v2"}.get(pattern, pattern)
+    assert tokenizer.hf.padding_side == "right"  # HyenaDNA's own tokenizer pads left
+
+    prepare_method(model, FinetuneArguments("m", "t", "o", method="probe"))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {n for n, _ in model.named_parameters() if n.startswith(head)}
+
+    peft_model = prepare_method(load("mean")[0], FinetuneArguments("m", "t", "o", method="lora"))
+    adapted = {n.rsplit(".", 1)[-1] for n, m in peft_model.named_modules() if hasattr(m, "lora_A")}
+    assert adapted == targets
+
+    if pattern == "dnabert2":  # the mean hook reads DNABERT-2's encoder through its pooler
+        first, _ = load("first")
+        assert model.config.dnatune_pooling == "mean" and first.config.dnatune_pooling == "first"
+        seqs = ["ACGTACGTTTGACCA", "ACGTAC"]
+        model.eval(), first.eval()
+        with torch.no_grad():
+            batch = model(**tokenizer.hf.pad(tokenizer(seqs), return_tensors="pt")).logits
+            alone = model(**tokenizer.hf.pad(tokenizer(seqs[1:]), return_tensors="pt")).logits
+            read_first = first(**tokenizer.hf.pad(tokenizer(seqs), return_tensors="pt")).logits
+        torch.testing.assert_close(batch[1], alone[0], atol=1e-5, rtol=1e-4)
+        assert not torch.allclose(batch, read_first, atol=1e-4)

@@ -45,8 +45,6 @@ class Family:
     pooling_config: tuple[str, str, str] | None = None
     # the padding side the family's head and masking need; None keeps the tokenizer's
     padding_side: str | None = "right"
-    # whether the forward masks padding; a family that cannot is batched without padding
-    masks_padding: bool = True
     # the label id MLM losses ignore: -100 (transformers) or the pad id (Caduceus)
     mlm_ignore_label: str = "-100"
     # average the scores of a sequence and its reverse complement at test time
@@ -131,7 +129,6 @@ FAMILIES = (
         # its head reads the token before the first pad; the long convolution is causal,
         # so right padding never reaches a real token (its tokenizer pads left)
         padding_side="right",
-        masks_padding=False,
     ),
     Family(
         "caduceus",
@@ -142,7 +139,6 @@ FAMILIES = (
         lora_targets=("in_proj", "out_proj"),  # Mamba's projections
         head=("score",),
         mean_pooling="native",  # its head averages every position, padding included
-        masks_padding=False,
         mlm_ignore_label="pad",  # CaduceusForMaskedLM's loss ignores pad_token_id, not -100
         rc_average=True,
         extras=("mamba-ssm",),
