@@ -323,3 +323,56 @@ def test_remote_families_get_their_head_lora_targets_and_pooling(tmp_path, patte
             read_first = first(**tokenizer.hf.pad(tokenizer(seqs), return_tensors="pt")).logits
         torch.testing.assert_close(batch[1], alone[0], atol=1e-5, rtol=1e-4)
         assert not torch.allclose(batch, read_first, atol=1e-4)
+
+
+# ---------------------------------------------------------------- the workflow, from a config edit
+
+
+@pytest.mark.workflow
+def test_native_families_run_the_whole_grid_from_a_config_edit(tmp_path):
+    """ModernBERT and GENERator copies as `hf:` models: fetch, continued pre-training,
+    fine-tuning full, LoRA and probe from random weights (scratch) and from the continued
+    model (pretrained differs from continued only in the model directory it reads),
+    evaluation and the report, with no family setting in the config."""
+    from conftest import run_snakemake, tiny_config, write_config
+
+    config = tiny_config()
+    config["models"] = {
+        "modernbert": {"hf": str(save_modernbert(tmp_path / "hub-modernbert"))},
+        "generator": {"hf": str(save_generator(tmp_path / "hub-generator"))},
+    }
+    promoter = config["tasks"]["promoter"]
+    config["tasks"] = {f"p_{m}": {**promoter, "finetune": {"method": m}} for m in METHODS}
+    config["finetune"].update(max_steps=4, eval_steps=4, variants=VARIANTS)
+    config["pretrain"].update(max_steps=4, save_steps=4)
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path, "--cores", "2")
+
+    head = {"modernbert": ("head.", "classifier."), "generator": ("score.",)}
+    for model, expected in {
+        "modernbert": EXPECTED["modernbert"],
+        "generator": EXPECTED["llama"],
+    }.items():
+        for method in METHODS:
+            for variant in VARIANTS:
+                cell = f"p_{method}/{model}/{variant}/f1/s0"
+                assert (tmp_path / f"results/eval/{cell}/metrics.json").is_file(), cell
+                history = json.loads(
+                    (tmp_path / f"results/finetune/{cell}/history.json").read_text()
+                )
+                assert history["pooling"] == ("mean" if model == "modernbert" else "last"), cell
+                saved = tmp_path / f"results/finetune/{cell}/model"
+                if method == "lora":
+                    adapter = json.loads((saved / "adapter_config.json").read_text())
+                    assert set(adapter["target_modules"]) == expected["lora"], cell
+                if method == "probe":
+                    weights = load_file(saved / "model.safetensors")
+                    size = sum(w.numel() for n, w in weights.items() if n.startswith(head[model]))
+                    assert history["trainable_parameters"] == size, cell
+    summary = pd.read_csv(tmp_path / "results/report/summary.tsv", sep="\t")
+    assert set(summary["model"]) == {"modernbert", "generator"}
+    assert set(summary["variant"]) == set(VARIANTS)
+
+
+METHODS = ("full", "lora", "probe")
+VARIANTS = ["scratch", "continued"]
