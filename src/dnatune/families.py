@@ -23,7 +23,6 @@ class Family:
     """What dnatune needs to know about one model family."""
 
     name: str
-    title: str  # the models it covers, for logs and docs
     model_types: tuple[str, ...] = ()
     # remote code (trust_remote_code), recognised by the module names in config.json's
     # auto_map ("bert_layers" of "bert_layers.BertModel") or by a model_type of its own
@@ -49,11 +48,6 @@ class Family:
     mlm_ignore_label: str = "-100"
     # average the scores of a sequence and its reverse complement at test time
     rc_average: bool = False
-    extras: tuple[str, ...] = ()  # Python packages the family's code needs beyond dnatune's
-
-    @property
-    def decoder(self) -> bool:
-        return self.objective == "clm"
 
     def rc_average_for(self, config) -> bool:
         """Caduceus-ph is trained with RC augmentation and averaged post hoc; -ps (rcps) is
@@ -62,64 +56,63 @@ class Family:
 
 
 FAMILIES = (
+    # BERT (native): DNABERT 3/4/5/6-mer, scratch bert
     Family(
         "bert",
-        "BERT (native): DNABERT 3/4/5/6-mer, scratch bert",
         model_types=("bert",),
         lora_targets=("query", "value"),
         head=("classifier", "pooler"),
     ),
+    # RoBERTa (native)
     Family(
         "roberta",
-        "RoBERTa (native)",
         model_types=("roberta",),
         lora_targets=("query", "value"),
         head=("classifier",),  # RobertaClassificationHead: dense + out_proj on <s>
     ),
+    # ESM (native): Nucleotide Transformer v1, AgroNT, scratch esm
     Family(
         "esm",
-        "ESM (native): Nucleotide Transformer v1, AgroNT, scratch esm",
         model_types=("esm",),
         lora_targets=("query", "value"),
         head=("classifier",),  # EsmClassificationHead: dense + out_proj on <cls>
     ),
+    # Nucleotide Transformer v2 (remote ESM: rotary, gated feed-forward)
     Family(
         "nt-v2",
-        "Nucleotide Transformer v2 (remote ESM: rotary, gated feed-forward)",
         remote=True,
         remote_modules=("modeling_esm",),
         lora_targets=("query", "value"),
         head=("classifier",),
     ),
+    # DNABERT-2, DNABERT-S (remote BERT with ALiBi, BPE)
     Family(
         "dnabert2",
-        "DNABERT-2, DNABERT-S (remote BERT with ALiBi, BPE)",
         remote=True,
         remote_modules=("bert_layers",),
         lora_targets=("Wqkv",),  # BertUnpadSelfAttention packs q, k, v in one Linear
         head=("classifier", "pooler"),
-        extras=("einops",),
     ),
+    # GENA-LM (remote pre-layer-norm BERT, BPE)
     Family(
         "gena-lm",
-        "GENA-LM (remote pre-layer-norm BERT, BPE)",
         remote=True,
         remote_modules=("modeling_bert",),
         lora_targets=("query", "value"),
         head=("classifier", "pooler"),
     ),
+    # ModernBERT (native): ModernBERT-style DNA encoders
     Family(
         "modernbert",
-        "ModernBERT (native): ModernBERT-style DNA encoders",
         model_types=("modernbert",),
         lora_targets=("Wqkv",),
         head=("head", "classifier"),  # ModernBertPredictionHead (dense + norm), then classifier
         mean_pooling="config",
         pooling_config=("classifier_pooling", "mean", "cls"),
     ),
+    # HyenaDNA (remote causal long convolutions, character tokens)
     Family(
         "hyenadna",
-        "HyenaDNA (remote causal long convolutions, character tokens)",
         remote=True,
         model_types=("hyenadna",),
         objective="clm",
@@ -130,9 +123,9 @@ FAMILIES = (
         # so right padding never reaches a real token (its tokenizer pads left)
         padding_side="right",
     ),
+    # Caduceus (remote bidirectional Mamba, character tokens)
     Family(
         "caduceus",
-        "Caduceus (remote bidirectional Mamba, character tokens)",
         remote=True,
         model_types=("caduceus",),
         remote_modules=("modeling_caduceus",),
@@ -141,20 +134,19 @@ FAMILIES = (
         mean_pooling="native",  # its head averages every position, padding included
         mlm_ignore_label="pad",  # CaduceusForMaskedLM's loss ignores pad_token_id, not -100
         rc_average=True,
-        extras=("mamba-ssm",),
     ),
+    # GPT-2 (native): scratch gpt2
     Family(
         "gpt2",
-        "GPT-2 (native): scratch gpt2",
         model_types=("gpt2",),
         objective="clm",
         lora_targets=("c_attn",),
         head=("score",),
         mean_pooling="none",
     ),
+    # Llama (native): GENERator (6-mer tokens), scratch llama
     Family(
         "llama",
-        "Llama (native): GENERator (6-mer tokens), scratch llama",
         model_types=("llama",),
         objective="clm",
         lora_targets=("q_proj", "v_proj"),
@@ -162,8 +154,6 @@ FAMILIES = (
         mean_pooling="none",
     ),
 )
-BY_NAME = {family.name: family for family in FAMILIES}
-POOLING_MODES = ("hook", "config", "native", "none")
 
 
 def remote_modules(config) -> set[str]:
@@ -192,9 +182,3 @@ def family_of(config) -> Family | None:
         if model_type in family.model_types and (family.remote or not modules):
             return family
     return None
-
-
-def describe(config) -> str:
-    family = family_of(config)
-    model_type = getattr(config, "model_type", "?")
-    return f"{family.name} ({model_type})" if family else f"unknown family ({model_type})"

@@ -482,8 +482,9 @@ def load_sequence_classifier(
     pooling = apply_pooling(model, pooling, decoder=model_family(config) == "decoder")
     setattr(model.config, POOLING_KEY, pooling)
     logger.info(
-        "loaded %s for %s with %d labels (%s, seed %d, %s-token pooling)",
+        "loaded %s (family %s) for %s with %d labels (%s, seed %d, %s-token pooling)",
         model_dir,
+        family.name if family else "unknown",
         problem_type,
         num_labels,
         "re-initialised" if reinitialise else "pretrained weights",
