@@ -271,7 +271,14 @@ def test_remote_code_needs_trust_remote_code(tmp_path):
     (source / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelSourceError, match="models.remote.trust_remote_code"):
         fetch_hf_model(str(source), tmp_path / "base", name="remote")
-    out = fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="remote")
+    out = fetch_hf_model(  # only its config is remote: no model classes to prove
+        str(source),
+        tmp_path / "base",
+        trust_remote_code=True,
+        name="remote",
+        objective=None,
+        classify=False,
+    )
     assert (out / "configuration_dna.py").exists()
 
 

@@ -19,7 +19,7 @@ from transformers import AutoModelForMaskedLM
 from dnatune import pretrain
 from dnatune.corpus import build_workflow_tokenizer
 from dnatune.fetch_check import missing_package_message
-from dnatune.model_loading import can_mask_padding, load_model
+from dnatune.model_loading import can_mask_padding, load_model, unpadded_batches
 from dnatune.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
 
 LORA_TARGETS = {
@@ -30,10 +30,10 @@ LORA_TARGETS = {
 }
 
 
-def fetched(tmp_path, pattern: str, **uses):
+def fetched(tmp_path, pattern: str):
+    """The pattern's model as fetch_model leaves it: copied, each head proved to work."""
     source = make_remote_model(pattern, tmp_path / "source")
-    uses = uses or {"objective": "auto", "classify": True}
-    return fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, **uses)
+    return fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True)
 
 
 @pytest.mark.parametrize("pattern", list(LORA_TARGETS))
@@ -41,13 +41,23 @@ def test_remote_family_runs_fetch_pretraining_and_every_method(tmp_path, pattern
     base = fetched(tmp_path, pattern)
     spec = {"kind": "hf", "name": "hub/id", "trust_remote_code": True}
     build_workflow_tokenizer(spec, tmp_path / "tokenizer", model_dir=str(base))
-    corpus = make_corpus(tmp_path / "corpus", tmp_path / "tokenizer", n_train=40, n_val=8)
-    setup = {"model": base, "corpus": corpus}
+    corpora = [  # two window lengths: batches of a model without a mask must not mix them
+        make_corpus(tmp_path / f"corpus{n}", tmp_path / "tokenizer", 20, 4, length=n)
+        for n in (64, 48)
+    ]
     args = pretrain_args(
-        tmp_path, setup, max_steps=4, save_steps=2, batch_size=4, trust_remote_code=True
+        tmp_path,
+        {"model": base, "corpus": corpora[0]},
+        max_steps=4,
+        save_steps=2,
+        batch_size=4,
+        trust_remote_code=True,
     )
+    args.corpus_dirs = [str(c) for c in corpora]
     assert pretrain.main(args)["global_step"] == 4  # checkpoints at steps 2 and 4 were saved
     continued = tmp_path / "out"
+    state = json.loads((continued / "trainer_state.json").read_text())
+    assert state["train_batch_size"] == (1 if pattern == "hyenadna" else 4)
 
     task = make_task(tmp_path / "task", sizes=(24, 8, 8))
     cells = {  # each method once, over the three variants' model directories
@@ -72,7 +82,7 @@ def test_remote_family_runs_fetch_pretraining_and_every_method(tmp_path, pattern
 
 
 def test_aliased_parameter_is_saved_under_both_names_and_reloads(tmp_path):
-    base = fetched(tmp_path, "hyenadna", objective="clm")
+    base = fetched(tmp_path, "hyenadna")
     model, _ = load_sequence_classifier(base, 2, "single_label_classification", False, 0, True)
     run_cell(base, make_task(tmp_path / "task", sizes=(16, 8, 8)), tmp_path / "cell",
              max_steps=2, batch_size=8, trust_remote_code=True)  # fmt: skip
@@ -88,7 +98,7 @@ def test_aliased_parameter_is_saved_under_both_names_and_reloads(tmp_path):
 
 
 def test_init_time_tensors_load_on_the_real_device(tmp_path):
-    base = fetched(tmp_path, "dnabert2", objective="mlm")
+    base = fetched(tmp_path, "dnabert2")
     with pytest.raises(RuntimeError, match="meta"):  # what transformers 5 alone does
         AutoModelForMaskedLM.from_pretrained(base, trust_remote_code=True)
     model = load_model(AutoModelForMaskedLM, base, trust_remote_code=True)
@@ -97,10 +107,53 @@ def test_init_time_tensors_load_on_the_real_device(tmp_path):
     assert model.bert.encoder.alibi.device.type == "cpu"
 
 
+def test_only_a_model_without_a_mask_and_data_of_mixed_lengths_goes_one_by_one(tmp_path):
+    hyena, _ = load_sequence_classifier(
+        fetched(tmp_path, "hyenadna"), 2, "single_label_classification", False, 0, True
+    )
+    bert, _ = load_sequence_classifier(
+        fetched(tmp_path / "b", "nt2"), 2, "single_label_classification", False, 0, True
+    )
+    full = {
+        "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+    }
+    assert unpadded_batches(bert, 8, {20, 41}, {20, 41}) == full
+    assert unpadded_batches(hyena, 8, {41}, {41}) == full
+    assert unpadded_batches(hyena, 8, {20, 41}, {41}) == {
+        **full,
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+    }
+    assert unpadded_batches(hyena, 8, {41}, {20, 41})["per_device_eval_batch_size"] == 1
+
+
+def test_weights_load_from_a_bare_backbone_and_from_sharded_bin_files(tmp_path):
+    base = fetched(tmp_path, "dnabert2")
+    saved = torch.load(base / "pytorch_model.bin", weights_only=True)
+    backbone = {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
+    names = sorted(backbone)
+    shards = {"a.bin": names[: len(names) // 2], "b.bin": names[len(names) // 2 :]}
+    for file, keys in shards.items():
+        torch.save({k: backbone[k] for k in keys}, base / file)
+    index = {"metadata": {}, "weight_map": {k: f for f, keys in shards.items() for k in keys}}
+    (base / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+    (base / "pytorch_model.bin").unlink()
+
+    model, _ = load_sequence_classifier(base, 2, "single_label_classification", False, 0, True)
+    word = model.bert.word_embeddings.weight
+    assert torch.equal(word, saved["bert.word_embeddings.weight"])
+
+
 def test_prediction_does_not_depend_on_the_batch_without_an_attention_mask(tmp_path):
-    base = fetched(tmp_path, "hyenadna", objective="clm")
+    base = fetched(tmp_path, "hyenadna")
     task = make_task(tmp_path / "task", sizes=(16, 8, 24), lengths=(20, 60))
-    run_cell(base, task, tmp_path / "cell", max_steps=2, batch_size=8, trust_remote_code=True)
+    history = run_cell(
+        base, task, tmp_path / "cell", max_steps=2, batch_size=8, trust_remote_code=True,
+        pad_to_max_length=True,  # not even this pads a model that cannot mask it
+    )  # fmt: skip
+    assert history["padding"].startswith("none")
 
     model, tokenizer = load_sequence_classifier(
         tmp_path / "cell" / "model", 2, "single_label_classification", False, 0, True
@@ -126,9 +179,7 @@ def test_model_needing_a_missing_package_fails_at_fetch_naming_it(tmp_path):
     source = make_remote_model("caduceus", tmp_path / "source")
     started = time.perf_counter()
     with pytest.raises(ModelSourceError) as failure:
-        fetch_hf_model(
-            str(source), tmp_path / "base", trust_remote_code=True, name="cad", objective="auto"
-        )
+        fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cad")
     assert time.perf_counter() - started < 10
     message = str(failure.value)
     assert "model 'cad'" in message and "mamba_ssm" in message
@@ -146,7 +197,41 @@ def test_missing_package_message_names_the_extra_or_the_package():
     assert "pip install 'dnatune[dnabert2]'" in message and "`pip install flash_attn`" in message
 
 
-def test_fetch_proves_only_the_uses_asked_for(tmp_path):
-    source = make_remote_model("caduceus", tmp_path / "source")
-    out = fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cad")
-    assert json.loads((out / "dnatune_tokenizer.json").read_text())["kind"] == "hf"
+def test_a_model_without_a_pre_training_head_is_fetched_for_fine_tuning(tmp_path, caplog):
+    source = make_remote_model("nt2", tmp_path / "source")
+    config = json.loads((source / "config.json").read_text())
+    del config["auto_map"]["AutoModelForMaskedLM"]  # a classification-only repository
+    (source / "config.json").write_text(json.dumps(config))
+    fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cls")
+    assert "cls has no pre-training (auto) head" in caplog.text
+    assert "its continued variant cannot run" in caplog.text
+
+
+@pytest.mark.workflow
+def test_workflow_runs_every_variant_of_remote_families(tmp_path):
+    from conftest import run_snakemake, tiny_config, write_config
+
+    config = tiny_config()
+    for pattern in ("hyenadna", "dnabert2"):
+        source = make_remote_model(pattern, tmp_path / "hub" / pattern)
+        config["models"][pattern] = {
+            "hf": str(source),
+            "trust_remote_code": True,
+            "lora_target_modules": LORA_TARGETS[pattern],
+        }
+    del config["models"]["tiny"]
+    config["pretrain"]["max_steps"] = 10
+    # LoRA: the method that needs the most of the loading (peft over a forward without a
+    # mask); full and probe run through the same paths in the tests above
+    config["finetune"].update(method="lora", variants=["scratch", "pretrained", "continued"])
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path, "--cores", "2")
+
+    summary = pd.read_csv(tmp_path / "results" / "report" / "summary.tsv", sep="\t")
+    cells = set(zip(summary["model"], summary["variant"], strict=True))
+    assert cells == {
+        (m, v) for m in ("hyenadna", "dnabert2") for v in config["finetune"]["variants"]
+    }
+    fetch_log = (tmp_path / "logs" / "fetch_model" / "hyenadna.log").read_text()
+    assert "pre-training (auto) works" in fetch_log
+    assert "fine-tuning (sequence classification) works" in fetch_log

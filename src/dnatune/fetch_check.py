@@ -1,9 +1,12 @@
-"""Prove a fetched model usable before any training: each head it will be used with loads,
-runs one forward on a short sequence, and survives a save and reload.
+"""Prove a fetched model usable before any training: with each head the workflow can use
+it with (its pre-training objective, sequence classification), it loads, runs one forward
+on a short sequence, and survives a save and reload.
 
 A model that cannot load (a missing package, code that breaks on this transformers)
 then fails in the fetch_model job within seconds, naming the model, the cause and
-the fix, instead of after hours of pre-training.
+the fix, instead of after hours of pre-training. Both heads are proved whatever the
+config uses: were the proof to follow the config's tasks and variants, adding one
+would change fetch_model's params and so refetch the model and rerun its pre-training.
 """
 
 from __future__ import annotations
@@ -26,17 +29,19 @@ EXTRAS = {
 }
 
 
-class UnusableModel(Exception):
-    """One use of a model failed; `use` says which."""
-
-
 def prove_usable(
-    model_dir, name: str, objective: str | None, classify: bool, trust_remote_code: bool
+    model_dir,
+    name: str,
+    trust_remote_code: bool,
+    objective: str | None = "auto",
+    classify: bool = True,
 ) -> None:
     """Load `model_dir` for continued pre-training (`objective`: auto, mlm or clm; None
     skips it) and, if `classify`, sequence classification; forward, save and reload each.
 
-    Raises ModelSourceError naming the model, the use, the cause and the fix.
+    A model without a pre-training head for its kind only gets a warning (its
+    `continued` variant cannot run; fine-tuning can). Any other failure raises
+    ModelSourceError naming the model, the use, the cause and the fix.
     """
     from dnatune.models import ModelSourceError
 
@@ -54,14 +59,25 @@ def prove_usable(
             raise
         except ImportError as err:
             raise ModelSourceError(missing_package_message(name, err)) from err
+        except ValueError as err:
+            if use.startswith("pre-training") and "Unrecognized configuration class" in str(err):
+                logger.warning(
+                    "%s has no %s head (%s): its continued variant cannot run", name, use, err
+                )
+                continue
+            raise ModelSourceError(failure_message(name, use, err)) from err
         except Exception as err:
-            raise ModelSourceError(
-                f"model '{name}' cannot be used for {use}: {type(err).__name__}: {err}. "
-                f"Fix: pin models.{name}.revision to a version whose code runs on the installed "
-                "transformers (dnatune supports the range in its pyproject.toml), or drop the "
-                "model or that use from the config"
-            ) from err
+            raise ModelSourceError(failure_message(name, use, err)) from err
         logger.info("%s: %s works (%.1f s)", name, use, time.perf_counter() - started)
+
+
+def failure_message(name: str, use: str, err: Exception) -> str:
+    return (
+        f"model '{name}' cannot be used for {use}: {type(err).__name__}: {err}. "
+        f"Fix: pin models.{name}.revision to a version whose code runs on the installed "
+        "transformers (dnatune supports the range in its pyproject.toml), or remove the model "
+        "from the config"
+    )
 
 
 def missing_package_message(name: str, err: ImportError) -> str:

@@ -60,7 +60,7 @@ from dnatune.checkpoints import (
 )
 from dnatune.families import family_of
 from dnatune.launch import device_flags, per_device_batch
-from dnatune.model_loading import AliasSafeTrainer, unpadded_batches
+from dnatune.model_loading import AliasSafeTrainer, can_mask_padding, unpadded_batches
 from dnatune.models import load_sequence_classifier, max_model_tokens
 from dnatune.pooling import POOLINGS
 
@@ -249,7 +249,12 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             num_train_epochs=args.epochs,
             max_steps=args.max_steps,
             learning_rate=args.lr,
-            **unpadded_batches(model, batch_size),
+            **unpadded_batches(
+                model,
+                batch_size,
+                train_lengths={len(ids) for ids in encoded["train"].input_ids},
+                eval_lengths={len(ids) for s in ("val", "test") for ids in encoded[s].input_ids},
+            ),
             weight_decay=args.weight_decay,
             warmup_steps=int(args.warmup_ratio * total_steps),
             eval_strategy="steps",
@@ -288,7 +293,9 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         callbacks = [EvaluateAtEnd(), *(callbacks or [])]
         if args.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
-        padding = "max_length" if args.pad_to_max_length else "longest"
+        # a model that cannot mask padding is never padded (see unpadded_batches)
+        maskable = can_mask_padding(model)
+        padding = "max_length" if args.pad_to_max_length and maskable else "longest"
         trainer = CellTrainer(
             model=model,
             args=training_args,
@@ -376,7 +383,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "precision": precision,
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "device": str(training_args.device),
-            "padding": padding,
+            "padding": padding if maskable else "none (batches of one length)",
             "group_by_length": args.group_by_length,
         }
         if trainer.is_world_process_zero():

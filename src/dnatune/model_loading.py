@@ -8,7 +8,8 @@ One place for what real model families need beyond `AutoModel*.from_pretrained`:
 - a forward that does not take every input the Trainer, peft or the collators pass
   (HyenaDNA has no `attention_mask`) gets only the inputs it names;
 - a model that cannot mask padding is batched so that it never sees any
-  (`unpadded_batches`): one sequence per forward, gradients accumulated over the batch;
+  (`unpadded_batches`): sequences of one length batch as usual, others go one per
+  forward, gradients accumulated over the batch;
 - aliased parameters (one module reused, as HyenaDNA's activation) are saved as
   copies, which safetensors accepts (`AliasSafeTrainer`, `save_model`).
 """
@@ -141,29 +142,34 @@ def pass_only_accepted_inputs(model) -> None:
     model.forward = forward
 
 
-def unpadded_batches(model, per_device_batch: int) -> dict:
+def unpadded_batches(
+    model, per_device_batch: int, train_lengths: set[int], eval_lengths: set[int]
+) -> dict:
     """TrainingArguments batching that never pads for a model that cannot mask padding.
 
     Such a model (a long convolution over the whole input) would let the padding of a
-    batch change each sequence's output, so it gets one sequence per forward and
-    accumulates gradients over the batch; others keep their batch.
+    batch change each sequence's output. Where all sequences have one token length
+    (fixed windows, fixed-length tasks) a batch has no padding anyway; otherwise it gets
+    one sequence per forward, training accumulating the gradients of `per_device_batch`
+    of them. `*_lengths` are the distinct token lengths of the training and evaluation data.
     """
-    if can_mask_padding(model):
-        return {
-            "per_device_train_batch_size": per_device_batch,
-            "per_device_eval_batch_size": per_device_batch,
-        }
-    logger.info(
-        "%s takes no attention mask: one sequence per forward (no padding), gradients "
-        "accumulated over %d sequences",
-        type(model).__name__,
-        per_device_batch,
-    )
-    return {
-        "per_device_train_batch_size": 1,
-        "per_device_eval_batch_size": 1,
-        "gradient_accumulation_steps": per_device_batch,
+    batching = {
+        "per_device_train_batch_size": per_device_batch,
+        "per_device_eval_batch_size": per_device_batch,
+        "gradient_accumulation_steps": 1,
     }
+    if can_mask_padding(model):
+        return batching
+    if len(train_lengths) > 1:
+        batching.update(per_device_train_batch_size=1, gradient_accumulation_steps=per_device_batch)
+    if len(eval_lengths) > 1:
+        batching.update(per_device_eval_batch_size=1)
+    logger.info(
+        "%s takes no attention mask, so it is never padded: %s",
+        type(model).__name__,
+        ", ".join(f"{k} {v}" for k, v in batching.items()),
+    )
+    return batching
 
 
 # ---------------------------------------------------------------- saving

@@ -268,16 +268,16 @@ def fetch_hf_model(
     kmer: int | None = None,
     max_length: int | None = None,
     name: str = "model",
-    objective: str | None = None,
-    classify: bool = False,
+    objective: str | None = "auto",
+    classify: bool = True,
 ) -> Path:
     """Copy a hub or local model with its tokenizer into `out_dir` and write the sidecar.
 
     The copy is checked: its config and tokenizer must load (with
     `trust_remote_code` only if the user set it for this model), and it must work
-    with the heads it will be used with (`dnatune.fetch_check`): the continued
-    pre-training `objective` (auto, mlm or clm; None when not pre-trained further)
-    and, if `classify`, sequence classification.
+    with the heads the workflow uses (`dnatune.fetch_check.prove_usable`): the
+    pre-training `objective` (auto, mlm or clm; None skips it) and, if `classify`,
+    sequence classification.
     """
     from transformers import AutoConfig, AutoTokenizer
 
@@ -327,7 +327,7 @@ def fetch_hf_model(
             "max_length": max_length,
         }
         (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=2) + "\n")
-        prove_usable(tmp, name, objective, classify, trust_remote_code)
+        prove_usable(tmp, name, trust_remote_code, objective, classify)
     logger.info(
         "fetched %s (%s, revision %s, commit %s, kmer %s) -> %s",
         source,
@@ -350,14 +350,8 @@ def _check_kmer_vocab(hf_tokenizer, kmer: int, name: str) -> None:
         )
 
 
-def fetch_model(
-    model_cfg: dict,
-    out_dir,
-    name: str = "model",
-    objective: str | None = None,
-    classify: bool = False,
-) -> Path:
-    """`fetch_hf_model` driven by a `models.<name>` config entry and the model's uses."""
+def fetch_model(model_cfg: dict, out_dir, name: str = "model") -> Path:
+    """`fetch_hf_model` driven by a `models.<name>` config entry."""
     return fetch_hf_model(
         model_cfg["hf"],
         out_dir,
@@ -366,8 +360,6 @@ def fetch_model(
         kmer=model_cfg.get("kmer"),
         max_length=model_cfg.get("max_length"),
         name=name,
-        objective=objective,
-        classify=classify,
     )
 
 

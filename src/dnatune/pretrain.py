@@ -36,7 +36,12 @@ from dnatune.atomic import atomic_path
 from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
 from dnatune.families import family_of
 from dnatune.launch import device_flags, per_device_batch
-from dnatune.model_loading import AliasSafeTrainer, load_model, unpadded_batches
+from dnatune.model_loading import (
+    AliasSafeTrainer,
+    can_mask_padding,
+    load_model,
+    unpadded_batches,
+)
 from dnatune.models import max_model_tokens, model_family
 
 logger = logging.getLogger(__name__)
@@ -100,7 +105,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     training_args = TrainingArguments(
         output_dir=args.checkpoint_dir,
         max_steps=args.max_steps,
-        **unpadded_batches(model, per_device_batch(args.batch_size, world_size)),
+        per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
+        per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
@@ -142,8 +148,16 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     family = family_of(config)
     if family and family.padding_side:
         tokenizer.hf.padding_side = family.padding_side
+    batching = unpadded_batches(
+        model,
+        per_device_batch(args.batch_size, world_size),
+        token_lengths(train),
+        token_lengths(val) if val is not None else set(),
+    )
+    for key, value in batching.items():  # a model that cannot mask padding is never padded
+        setattr(training_args, key, value)
     collator = language_modeling_collator(
-        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer
+        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer, can_mask_padding(model)
     )
     if objective == "mlm" and family and family.mlm_ignore_label == "pad":
         collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
@@ -309,6 +323,15 @@ def fit_to_length(dataset, max_length: int):
     return dataset.map(chunk, batched=True, remove_columns=dataset.column_names)
 
 
+def token_lengths(dataset) -> set[int]:
+    """The distinct token counts of a corpus dataset's windows."""
+    import pyarrow.compute as pc
+
+    if len(dataset) == 0:
+        return set()
+    return set(pc.unique(pc.list_value_length(dataset.data.column("input_ids"))).to_pylist())
+
+
 class KmerSpanCollator(DataCollatorForLanguageModeling):
     """MLM for overlapping k-mer tokens, masking spans of k consecutive tokens (as DNABERT).
 
@@ -355,16 +378,19 @@ class KmerSpanCollator(DataCollatorForLanguageModeling):
         return inputs, labels
 
 
-def language_modeling_collator(hf_tokenizer, objective: str, mlm_probability: float, kmer=None):
+def language_modeling_collator(
+    hf_tokenizer, objective: str, mlm_probability: float, kmer=None, maskable: bool = True
+):
     """The stock transformers collator (dynamic padding), with k-mer spans for DNABERT-style MLM.
 
     Masks are drawn from torch's global generator, which the Trainer seeds and
-    restores on resume.
+    restores on resume. A model that cannot mask padding (`maskable` False) gets
+    no padding up to a multiple of 8.
     """
     options = {
         "tokenizer": hf_tokenizer,
         "mlm": objective == "mlm",
-        "pad_to_multiple_of": 8 if torch.cuda.is_available() else None,
+        "pad_to_multiple_of": 8 if torch.cuda.is_available() and maskable else None,
     }
     if objective == "mlm":
         options["mlm_probability"] = mlm_probability

@@ -265,21 +265,6 @@ def hf_model_spec(wildcards):
     return {key: cfg.get(key) for key in keys}
 
 
-def fetch_model_uses(wildcards):
-    """The heads fetch_model proves the model works with before any training.
-
-    The pre-training objective when the model is pre-trained further (a continued
-    cell, or no tasks: the models are the targets), and sequence classification
-    when a task fine-tunes it.
-    """
-    cells = [c for c in grid(config) if c.model == wildcards.model]
-    continued = not TASKS or any(c.variant == "continued" for c in cells)
-    return {
-        "objective": config["pretrain"].get("objective", "auto") if continued else None,
-        "classify": bool(cells),
-    }
-
-
 def scratch_model_spec(wildcards):
     """The architecture spec (models.<name>.scratch) that init_model builds."""
     return dict(_model(wildcards)["scratch"])

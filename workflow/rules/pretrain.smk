@@ -19,7 +19,6 @@ rule fetch_model:
         "../../envs/train.yaml"
     params:
         spec=hf_model_spec,
-        uses=fetch_model_uses,
     script:
         "../scripts/fetch_model.py"
 
