@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from dnatune.config import validate_config
+from dnatune.families import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
@@ -25,6 +26,41 @@ HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 def test_the_three_examples_exist():
     assert {p.name for p in EXAMPLES} >= {"ecoli.yaml", "hub-models.yaml", "gue-csv.yaml"}
+
+
+# the family of each hub model the examples use, from its config.json on the hub
+# (model_type, auto_map), as docs/models.md lists them
+HUB_FAMILIES = {
+    "zhihan1996/DNA_bert_6": "bert",
+    "zhihan1996/DNABERT-2-117M": "dnabert2",
+    "zhihan1996/DNABERT-S": "dnabert2",
+    "InstaDeepAI/nucleotide-transformer-500m-human-ref": "esm",
+    "InstaDeepAI/agro-nucleotide-transformer-1b": "esm",
+    "InstaDeepAI/nucleotide-transformer-v2-50m-multi-species": "nt-v2",
+    "AIRI-Institute/gena-lm-bert-base": "gena-lm",
+    "RaphaelMourad/ModernBert-DNA-v1-37M-virus": "modernbert",
+    "LongSafari/hyenadna-tiny-1k-seqlen-hf": "hyenadna",
+    "kuleshov-group/caduceus-ph_seqlen-131k_d_model-256_n_layer-16": "caduceus",
+    "GenerTeam/GENERator-eukaryote-1.2b-base": "llama",
+}
+
+
+def test_examples_cover_every_model_family():
+    covered = set()
+    for path in EXAMPLES:
+        for name, model in (yaml.safe_load(path.read_text()).get("models") or {}).items():
+            if "scratch" in model:
+                covered.add(model["scratch"]["architecture"])
+                continue
+            assert model["hf"] in HUB_FAMILIES, f"{path.name}: models.{name}: family unknown"
+            covered.add(HUB_FAMILIES[model["hf"]])
+            revision = model.get("revision", "main")
+            assert revision == "main" or HEX40.match(revision), f"{path.name}: {name}"
+            if revision == "main":  # unpinned only where the file says why, on that line
+                said = re.search(r"revision: main #.*verified offline", path.read_text())
+                assert said, f"{path.name}: models.{name}: pin a commit or say why not"
+    # RoBERTa-style encoders are known to the table, but no DNA model of the family is shown
+    assert covered == {family.name for family in FAMILIES} - {"roberta"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -85,6 +121,7 @@ EXPECTED_JOBS = {
     "ecoli.yaml": {"download_genome", "download_annotation", "pretrain", "finetune"},
     "hub-models.yaml": {"download_genome", "fetch_model", "pretrain", "finetune"},
     "gue-csv.yaml": {"simulate_genome", "build_task", "pretrain", "finetune"},
+    "model-families.yaml": {"download_genome", "fetch_model", "init_model", "pretrain", "finetune"},
 }
 
 

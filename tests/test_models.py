@@ -9,12 +9,12 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 import torch
+from family_fixtures import save_dnabert as save_dnabert_like
 from model_fixtures import CHAR, KMER3, TINY, make_model, make_tokenizer, markov_sequences
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
-    BertConfig,
     BertForMaskedLM,
     BertTokenizer,
     PreTrainedTokenizerFast,
@@ -22,7 +22,7 @@ from transformers import (
 
 from dnatune import models
 from dnatune.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
-from dnatune.tokenizers import DnaTokenizer, dnabert_vocab, split_kmers
+from dnatune.tokenizers import DnaTokenizer, split_kmers
 
 PROBLEM = "single_label_classification"
 
@@ -181,24 +181,6 @@ def test_classifier_argument_errors(tmp_path, kmer_tokenizer):
 
 
 # ---------------------------------------------------------------- hub and local HF models
-
-
-def save_dnabert_like(directory: Path, k: int = 3) -> Path:
-    """A DNABERT-style model dir as the hub has them: BertForMaskedLM + a k-mer BertTokenizer."""
-    vocab = dnabert_vocab(k)
-    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    BertForMaskedLM(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
 
 
 def test_local_dnabert_model_is_copied_with_kmer_sidecar(tmp_path):

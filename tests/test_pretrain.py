@@ -272,6 +272,22 @@ def test_a_windows_mask_depends_only_on_seed_epoch_and_window(tmp_path, spec):
     assert mask_of_window_0([0], seed=1) != alone
 
 
+@pytest.mark.parametrize("spec", [CHAR, KMER3], ids=["char", "kmer3"])
+def test_a_left_padded_window_gets_the_mask_it_gets_alone(tmp_path, spec):
+    tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", spec)["model"])
+    tokenizer.hf.padding_side = "left"  # as a family table entry may set it
+    collator = masking.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)
+    windows = seeded_windows(tokenizer, ["ACGTTGCA" * 4, "ACG" * 30])
+    length = len(windows.windows[0]["input_ids"])
+    alone = collator(windows.__getitems__([0]))
+    padded = collator(windows.__getitems__([0, 1]))
+    assert padded["input_ids"].shape[1] > length  # window 0 was padded, on the left
+    assert padded["attention_mask"][0, :-length].sum() == 0
+    for key in ("input_ids", "labels"):
+        assert padded[key][0, -length:].tolist() == alone[key][0].tolist()
+    assert (padded["labels"][0, :-length] == -100).all()  # padding is never scored
+
+
 def test_windows_without_a_mask_seed_are_refused(tmp_path):
     tokenizer = DnaTokenizer.from_pretrained(tiny_setup(tmp_path, "bert", CHAR)["model"])
     collator = masking.language_modeling_collator(tokenizer.hf, "mlm", 0.15, tokenizer.kmer)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -47,7 +48,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import TrainOutput
 from transformers.utils import logging as hf_logging
 
-from dnatune import metrics
+from dnatune import kmer, metrics
 from dnatune.atomic import atomic_path
 from dnatune.cell_outputs import prediction_arrays
 from dnatune.checkpoints import (
@@ -58,9 +59,11 @@ from dnatune.checkpoints import (
     remove_checkpoints,
     save_final_model,
 )
+from dnatune.families import family_of
 from dnatune.launch import device_flags, per_device_batch
 from dnatune.model_loading import AliasSafeTrainer, can_mask_padding, unpadded_batches
 from dnatune.models import load_sequence_classifier, max_model_tokens
+from dnatune.pooling import POOLINGS
 
 logger = logging.getLogger(__name__)
 
@@ -70,17 +73,8 @@ PROBLEM_TYPES = {
     "multilabel": "multi_label_classification",
     "regression": "regression",
 }
-# LoRA targets per model family (attention query/value projections, as in the LoRA paper)
-LORA_TARGETS = {
-    "bert": ["query", "value"],
-    "roberta": ["query", "value"],
-    "esm": ["query", "value"],
-    "gpt2": ["c_attn"],
-    "llama": ["q_proj", "v_proj"],
-}
-# Modules a classification head is made of; BERT's pooler counts as head because
-# masked-LM pre-training leaves it untrained.
-HEAD_MODULES = ("classifier", "score", "pooler")
+# Modules a classification head is made of, for a model whose family the table does not know
+GENERIC_HEAD = ("classifier", "score", "pooler")
 SPLITS = ("train", "val", "test")
 FINGERPRINT = "dnatune_finetune_args.json"  # beside the checkpoints: what they were made with
 # eval_steps "auto": this many evaluations per run, so that early stopping (patience 3 by
@@ -111,6 +105,8 @@ class FinetuneArguments:
     seed: int = 0
     method: str = "full"
     pooling: str = "mean"  # encoder heads: mean of the token states, or "first" ([CLS])
+    # average each val/test prediction with its reverse complement's; auto: the family's default
+    rc_average: bool | str = "auto"
     epochs: float = 3.0
     max_steps: int = -1
     lr: float = 5e-5
@@ -225,10 +221,14 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
     )
 
     frames = {"train": train_frame, "val": task.frames["val"], "test": task.frames["test"]}
-    encoded = {
-        split: encode_split(frame, tokenizer, max_length, args.long_sequences, task.type)
-        for split, frame in frames.items()
-    }
+    encode = functools.partial(
+        encode_split,
+        tokenizer=tokenizer,
+        max_length=max_length,
+        long_sequences=args.long_sequences,
+        task_type=task.type,
+    )
+    encoded = {split: encode(frame) for split, frame in frames.items()}
     # evaluation batches run in dataset order: sorted by length they carry little padding
     encoded["val"], encoded["test"] = by_length(encoded["val"]), by_length(encoded["test"])
     long_counts = {split: enc.n_long for split, enc in encoded.items()}
@@ -343,6 +343,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         )
 
         # model selection is done: val and test are predicted once, with the best model
+        both_strands = rc_average(args, model)
         predictions = pd.concat(
             [
                 prediction_frame(
@@ -351,6 +352,8 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
                     encoded[split],
                     trainer.predict(datasets[split]).predictions,
                 )
+                if not both_strands
+                else strand_averaged_frame(trainer, split, task, encoded[split], encode)
                 for split in ("val", "test")
             ],
             ignore_index=True,
@@ -377,6 +380,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "seed": args.seed,
             "method": args.method,
             "pooling": getattr(model.config, "dnatune_pooling", None),
+            "rc_average": both_strands,
             "reinitialise": args.reinitialise,
             "trainable_parameters": trainable,
             "total_parameters": total,
@@ -662,34 +666,39 @@ def prepare_method(model, args: FinetuneArguments):
 
 
 def head_modules(model) -> list[str]:
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    head = [name for name in HEAD_MODULES if name in names]
+    """Paths of the classification head's modules: the family's (families.py), else generic names."""
+    family = family_of(model.config)
+    names = family.head if family else GENERIC_HEAD
+    head = [path for path, _ in model.named_modules() if path and path.rsplit(".", 1)[-1] in names]
+    # a head module's own children (ModernBERT's head.dense) are covered by their parent
+    head = [path for path in head if not any(path.startswith(f"{other}.") for other in head)]
     if not head:
         raise FinetuneInputError(
-            f"{type(model).__name__} has no classification head module named "
-            f"{' or '.join(HEAD_MODULES)}; method 'probe' and 'lora' cannot tell head from backbone"
+            f"{type(model).__name__} ({'family ' + family.name if family else 'unknown family'}) "
+            f"has no classification head module named {' or '.join(names)}; method 'probe' "
+            "and 'lora' cannot tell head from backbone"
         )
     return head
 
 
 def lora_target_modules(model, args: FinetuneArguments) -> list[str]:
-    """models.<m>.lora_target_modules, else finetune.lora.target_modules, else per family."""
+    """models.<m>.lora_target_modules, else finetune.lora.target_modules, else the family's."""
     if args.lora_target_modules:
         return list(args.lora_target_modules)
     if (args.lora or {}).get("target_modules"):
         return list(args.lora["target_modules"])
-    model_type = model.config.model_type
-    if model_type not in LORA_TARGETS:
+    family = family_of(model.config)
+    if family is None or not family.lora_targets:
         raise FinetuneInputError(
-            f"no default LoRA target modules for model type '{model_type}'; set "
+            f"no default LoRA target modules for model type '{model.config.model_type}' "
+            f"(a family dnatune does not know, see docs/models.md); set "
             "finetune.lora.target_modules or models.<model>.lora_target_modules"
         )
-    return LORA_TARGETS[model_type]
+    return list(family.lora_targets)
 
 
 def _in_modules(param_name: str, modules: list[str]) -> bool:
-    parts = param_name.split(".")
-    return any(m in parts for m in modules)
+    return any(param_name.startswith(f"{path}.") for path in modules)
 
 
 def _set_attention(model, implementation: str) -> None:
@@ -733,7 +742,7 @@ def _check_arguments(args: FinetuneArguments) -> None:
     choices = {
         "method": ("full", "lora", "probe"),
         "long_sequences": ("truncate", "slide"),
-        "pooling": ("mean", "first"),
+        "pooling": POOLINGS,
         "select": ("best", "last"),
     }
     for key, allowed in choices.items():
@@ -908,6 +917,37 @@ def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFra
         for c in range(scores.shape[1]):
             out[f"score_{c}"] = scores[:, c]
     return out
+
+
+def rc_average(args: FinetuneArguments, model) -> bool:
+    """finetune.rc_average, or the family's default (Caduceus-ph: yes)."""
+    if args.rc_average == "auto":
+        family = family_of(model.config)
+        return bool(family and family.rc_average_for(model.config))
+    return bool(args.rc_average)
+
+
+def strand_averaged_frame(trainer, split: str, task: Task, enc: Encoded, encode) -> pd.DataFrame:
+    """prediction_frame with each row's scores averaged over the sequence and its reverse complement.
+
+    Post-hoc conjoining, as Caduceus-ph is evaluated: the model saw both strands in
+    training (RC augmentation), and a prediction should not depend on which one a
+    task file happens to list.
+    """
+    forward = prediction_frame(split, task, enc, trainer.predict(enc_to_dataset(enc)).predictions)
+    frame = task.frames[split]
+    flipped = frame.assign(sequence=[reverse_complement(s) for s in frame["sequence"]])
+    rc_enc = by_length(encode(flipped))
+    reverse = prediction_frame(
+        split, task, rc_enc, trainer.predict(enc_to_dataset(rc_enc)).predictions
+    )
+    scores = [c for c in forward.columns if c not in ("split", "row", "label")]
+    forward[scores] = (forward[scores].to_numpy() + reverse[scores].to_numpy()) / 2
+    return forward
+
+
+def reverse_complement(sequence: str) -> str:
+    return kmer.reverse_complement(kmer.as_bytes(sequence)).tobytes().decode("ascii")
 
 
 def save_cell(trainer, tokenizer, task, args, history, predictions, output_dir: Path) -> None:

@@ -98,10 +98,13 @@ class SeededMaskCollator(DataCollatorForLanguageModeling):
             ]
         special = torch.as_tensor(special_tokens_mask, dtype=torch.bool)
         labels = torch.full_like(inputs, -100)
+        width = inputs.shape[1]
+        left_padded = self.tokenizer.padding_side == "left"
         for row, (seed, length) in enumerate(self.batch_windows):
             # drawn over the window's own tokens, not the padded width: the same mask in any batch
             self.generator = torch.Generator().manual_seed(seed)
-            window = slice(row, row + 1), slice(0, length)
+            start = width - length if left_padded else 0
+            window = slice(row, row + 1), slice(start, start + length)
             inputs[window], labels[window] = self.mask_window(
                 inputs[window].clone(), special[window]
             )
@@ -171,3 +174,19 @@ def language_modeling_collator(
     if kmer and kmer > 1:
         return KmerSpanCollator(**options, span=kmer)
     return SeededMaskCollator(**options)
+
+
+class IgnoreWithPadLabel:
+    """A collator whose unscored labels are the pad id instead of -100.
+
+    CaduceusForMaskedLM computes its loss with ignore_index=pad_token_id: a -100 label
+    there is out of range, not ignored. Masking itself is the wrapped collator's.
+    """
+
+    def __init__(self, collator, pad_id: int):
+        self.collator, self.pad_id = collator, pad_id
+
+    def __call__(self, examples):
+        batch = self.collator(examples)
+        batch["labels"][batch["labels"] == -100] = self.pad_id
+        return batch

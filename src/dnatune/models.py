@@ -15,6 +15,14 @@ import shutil
 from pathlib import Path
 
 from dnatune.atomic import atomic_path
+from dnatune.families import family_of
+from dnatune.pooling import (
+    POOLING_KEY,
+    POOLINGS,
+    apply_pooling,
+    configure_pooling,
+    requested_pooling,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +31,6 @@ ENCODERS = ("bert", "esm")
 DECODERS = ("gpt2", "llama")
 ARCHITECTURES = ENCODERS + DECODERS
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
-# How an encoder's classification head summarises the sequence: "first" is the stock
-# transformers head ([CLS]/<cls> token), "mean" averages the final hidden states of the
-# non-pad tokens. Masked-LM pre-training never trains the [CLS] state, so a small
-# pre-trained model's first token carries less than a random model's (measured on the
-# demo); the mean of the token states is what MLM does train. Decoders keep their
-# last-token head.
-POOLINGS = ("mean", "first")
-POOLING_KEY = "dnatune_pooling"  # recorded in the fine-tuned model's config.json
-MEAN_POOLABLE = ("bert", "esm", "roberta")  # model types whose stock head reads token 0
 # Framework duplicates of the PyTorch weights that a hub snapshot may also hold.
 HUB_IGNORE = [
     "*.h5",
@@ -454,6 +453,11 @@ def load_sequence_classifier(
         if hf.pad_token_id is None:
             hf.pad_token = hf.eos_token  # decoders without a pad token pad with eos
         config.pad_token_id = hf.pad_token_id
+    family = family_of(config)
+    if family and family.padding_side:
+        tokenizer.hf.padding_side = family.padding_side  # what its head and masking need
+    pooling = requested_pooling(config, pooling)
+    configure_pooling(config, pooling)
     set_seed(seed)
     try:
         model = load_model(
@@ -468,25 +472,12 @@ def load_sequence_classifier(
             f"{model_dir}: transformers has no sequence classification head for model type "
             f"'{config.model_type}' ({err})"
         ) from None
-    pooling = pooling or getattr(config, POOLING_KEY, None) or "first"
-    if pooling == "mean" and mean_poolable(model):
-        mean_pool_first_token(model)
-    elif model_family(config) == "decoder":
-        pooling = "last"
-    else:
-        if pooling == "mean":
-            logger.warning(
-                "%s (%s): mean pooling is implemented for transformers' own %s heads only; "
-                "its head reads the first token",
-                model_dir,
-                type(model).__name__,
-                ", ".join(MEAN_POOLABLE),
-            )
-        pooling = "first"
+    pooling = apply_pooling(model, pooling, decoder=model_family(config) == "decoder")
     setattr(model.config, POOLING_KEY, pooling)
     logger.info(
-        "loaded %s for %s with %d labels (%s, seed %d, %s-token pooling)",
+        "loaded %s (family %s) for %s with %d labels (%s, seed %d, %s-token pooling)",
         model_dir,
+        family.name if family else "unknown",
         problem_type,
         num_labels,
         "re-initialised" if reinitialise else "pretrained weights",
@@ -494,50 +485,3 @@ def load_sequence_classifier(
         pooling,
     )
     return model, tokenizer
-
-
-def mean_poolable(model) -> bool:
-    """A transformers (not remote-code) encoder classifier whose head reads the first token."""
-    return (
-        model.config.model_type in MEAN_POOLABLE
-        and type(model).__module__.startswith("transformers.")
-        and getattr(model.base_model, "encoder", None) is not None
-    )
-
-
-def mean_pool_first_token(model) -> None:
-    """Make an encoder classifier's head read the mean of the non-pad token states.
-
-    The stock heads (BERT's pooler, ESM's classification head, ...) read the
-    first token of the encoder's output; two hooks on the backbone put the
-    masked mean of all token states there instead, so the head's weights, their
-    names (LoRA's modules_to_save, probe) and saving stay as in transformers.
-    """
-    import torch
-
-    backbone = model.base_model
-    state = {}
-
-    def keep_mask(module, args, kwargs):
-        mask = kwargs.get("attention_mask")
-        if mask is None and len(args) > 1:
-            mask = args[1]
-        state["mask"] = mask
-
-    def pool(module, args, output):
-        hidden = output[0]
-        mask = state.get("mask")
-        if mask is None or mask.dim() != 2:
-            weights = hidden.new_ones(hidden.shape[:2])
-        else:
-            weights = mask.to(hidden.dtype)
-        weights = weights.unsqueeze(-1)
-        mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        pooled = torch.cat([mean.unsqueeze(1), hidden[:, 1:]], dim=1)
-        if isinstance(output, tuple):
-            return (pooled, *output[1:])
-        output["last_hidden_state"] = pooled
-        return output
-
-    backbone.register_forward_pre_hook(keep_mask, with_kwargs=True)
-    backbone.encoder.register_forward_hook(pool)

@@ -33,8 +33,14 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from dnatune import checkpoints
 from dnatune.atomic import atomic_path
 from dnatune.checkpoints import checkpoint_step, last_complete_checkpoint
+from dnatune.families import family_of
 from dnatune.launch import device_flags, per_device_batch
-from dnatune.masking import MaskEpochCallback, MaskSeeded, language_modeling_collator
+from dnatune.masking import (
+    IgnoreWithPadLabel,
+    MaskEpochCallback,
+    MaskSeeded,
+    language_modeling_collator,
+)
 from dnatune.model_loading import (
     AliasSafeTrainer,
     can_mask_padding,
@@ -147,6 +153,9 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     if val is not None and len(val) > args.eval_windows:
         val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
     val_entropy = None if val is None else unigram_entropy(val, tokenizer.hf)
+    family = family_of(config)
+    if family and family.padding_side:
+        tokenizer.hf.padding_side = family.padding_side
     batching = unpadded_batches(
         model,
         per_device_batch(args.batch_size, world_size),
@@ -163,6 +172,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     collator = language_modeling_collator(
         tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer, can_mask_padding(model)
     )
+    if objective == "mlm" and family and family.mlm_ignore_label == "pad":
+        collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
 
     # 5. train
     trainer = AliasSafeTrainer(
@@ -236,17 +247,25 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
 
 
 def resolve_objective(objective: str, config) -> str:
-    """auto -> mlm for encoders, clm for decoders; an explicit choice must fit the model."""
-    family = model_family(config)
-    natural = "mlm" if family == "encoder" else "clm"
+    """auto -> the family's objective (families.py), else mlm for encoders and clm for decoders.
+
+    An explicit choice must fit the model.
+    """
+    family = family_of(config)
+    if family:
+        natural = family.objective
+        what = f"{family.name} family, model type {config.model_type}"
+    else:
+        natural = "mlm" if model_family(config) == "encoder" else "clm"
+        what = f"model type {config.model_type}"
     if objective == "auto":
         return natural
     if objective not in ("mlm", "clm"):
         raise ValueError(f"key 'pretrain.objective': '{objective}' is not one of auto, mlm, clm")
     if objective != natural:
         raise ValueError(
-            f"key 'pretrain.objective': {objective} does not fit a {family} "
-            f"({config.model_type}); use {natural} or auto"
+            f"key 'pretrain.objective': {objective} does not fit "
+            f"{'an encoder' if natural == 'mlm' else 'a decoder'} ({what}); use {natural} or auto"
         )
     return objective
 

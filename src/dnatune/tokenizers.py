@@ -440,13 +440,19 @@ def _saved_vocab_size(path: Path) -> int:
 
 
 def _detect_dnabert_kmer(hf) -> int | None:
-    """k if the vocabulary holds all 4^k k-mers and no single bases (DNABERT), else None."""
+    """k if the vocabulary holds all 4^k k-mers and no single bases (DNABERT), else None.
+
+    Only a tokenizer that turns raw DNA into [UNK] needs the k-mers spelt out for it:
+    GENERator's vocabulary is also 6-mers without single bases, but its tokenizer
+    reads raw sequence in non-overlapping 6-mers itself.
+    """
     vocab = hf.get_vocab()
     if any(base in vocab for base in "ACGT"):
         return None
     for k in range(3, 9):
         if all("".join(p) in vocab for p in itertools.product("ACGT", repeat=k)):
-            return k
+            raw = hf("A" * k + "C" * k, add_special_tokens=False)["input_ids"]
+            return k if hf.unk_token_id in raw else None
     return None
 
 
