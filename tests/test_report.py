@@ -217,3 +217,18 @@ def test_names_and_texts_from_the_inputs_are_escaped(tmp_path):
     assert "Input warnings: &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "classes: &lt;b&gt;background&lt;/b&gt;, promoter" in page
     assert parse(page).errors == []
+
+
+def test_report_renders_from_the_stats_tables_without_opening_predictions(small, tmp_path):
+    grid = small
+    hidden = [(p, tmp_path / f"{i}.parquet") for i, p in enumerate(grid.predictions)]
+    for path, away in hidden:
+        path.rename(away)
+    try:
+        page, figures = build_report(grid.report_inputs(), grid.config, n_boot=100)
+    finally:
+        for path, away in hidden:
+            away.rename(path)
+    assert {"promoter_tiny_roc_pr", "promoter_tiny_confusion"} <= set(figures)
+    transfer = pd.read_csv(grid.stats.transfer, sep="\t")
+    assert all(html.escape(v) in page for v in transfer["verdict"])

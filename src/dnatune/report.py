@@ -23,7 +23,7 @@ from dnatune.report_inputs import CellKey, cell_key_from_path, long_sequences, r
 from dnatune.report_inputs import read_json as read_input_json
 from dnatune.report_overview import config_hash, overview
 from dnatune.report_tasks import ReportData, task_order, task_section
-from dnatune.stats import StatsPaths, read_tasks
+from dnatune.stats import StatsPaths, read_confusion, read_tasks, read_transfer
 from dnatune.summary import read_summary
 
 logger = logging.getLogger(__name__)
@@ -70,9 +70,9 @@ def read_report_data(inputs: ReportInputs) -> ReportData:
     return ReportData(
         summary=read_summary(inputs.summary_tsv),
         tasks=read_tasks(inputs.stats.tasks),
-        transfer=pd.read_csv(inputs.stats.transfer, sep="\t"),
+        transfer=read_transfer(inputs.stats.transfer),
         curves=pd.read_parquet(inputs.stats.curves),
-        confusion=pd.read_csv(inputs.stats.confusion, sep="\t"),
+        confusion=read_confusion(inputs.stats.confusion),
         histories=histories,
         long_sequences=long_sequences(histories),
         task_meta=task_meta,

@@ -55,7 +55,7 @@ class TaskSection:
     facts: dict[str, str]  # counts, classes, split: '' when the meta.json has none
     long_sequences: list[LongSequences]
     warnings: list[str]
-    verdicts: list[dict]
+    verdicts: list[dict]  # the task's transfer.tsv rows: model, evidence, verdict, ...
     transfer: list[list]
     metric_headers: list
     metrics: list[list]
@@ -72,34 +72,29 @@ class PredictionFigures:
     confusion: Figure
 
 
-def verdicts(transfer: pd.DataFrame) -> list[dict]:
-    """The transfer table's rows as records (model, evidence, verdict and every other column)."""
-    return transfer.to_dict("records")
-
-
 def task_section(task: str, data: ReportData, figures: Figures) -> TaskSection:
     info = data.tasks.set_index("task").loc[task]
     metric = info["headline"]
     transfer = data.transfer[data.transfer["task"] == task]
     models = sorted(data.summary[data.summary["task"] == task]["model"].unique())
     meta = data.task_meta.get(task, {})
-    names = display_name(metric)
+    name = display_name(metric)
     section = TaskSection(
         task=task,
         type=info["type"],
-        metric=names,
+        metric=name,
         higher_is_better=greater_is_better(metric),
         n_test=fmt_int(info["n_test"]),
         facts=task_facts(meta),
         long_sequences=[
             long_sequence_fact(model, counts)
-            for (name, model), counts in sorted(data.long_sequences.items())
-            if name == task and any(counts["long"].values())
+            for (of_task, model), counts in sorted(data.long_sequences.items())
+            if of_task == task and any(counts["long"].values())
         ],
         warnings=list(meta.get("warnings") or []),
-        verdicts=verdicts(transfer),
+        verdicts=transfer.to_dict("records"),
         transfer=transfer_rows(transfer),
-        metric_headers=[Styled(names, "bold")]
+        metric_headers=[Styled(name, "bold")]
         + [display_name(m) for m in other_metrics(data, task)],
         metrics=metric_rows(data, task),
         data_efficiency=figures.add(

@@ -78,6 +78,17 @@ def read_tasks(path: str | Path) -> pd.DataFrame:
     return table
 
 
+CELL_TEXT = {"task": str, "model": str, "variant": str}
+
+
+def read_transfer(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype={**CELL_TEXT, "evidence": str, "verdict": str})
+
+
+def read_confusion(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype=CELL_TEXT)
+
+
 def read_cell_predictions(
     prediction_paths: Iterable[str | Path], task_types: dict[str, str]
 ) -> dict[CellKey, Predictions]:
