@@ -19,6 +19,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/tasks.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/stats.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -23,6 +23,8 @@ from safetensors.numpy import save_file
 from sklearn import metrics as skm
 
 from dnatune.report import ReportInputs
+from dnatune.stats import StatsPaths, write_stats
+from dnatune.summary import write_summary
 
 TASKS = {
     "promoter": {"type": "binary", "headline": "mcc", "label_names": ["background", "promoter"]},
@@ -72,15 +74,33 @@ class Grid:
     def cell_dir(self, stage: str, task, variant, fraction, seed) -> Path:
         return self.results / stage / task / MODEL / variant / f"f{fraction:g}" / f"s{seed}"
 
-    def report_inputs(self, summary_tsv) -> ReportInputs:
+    @property
+    def summary_tsv(self) -> Path:
+        return self.results / "report" / "summary.tsv"
+
+    @property
+    def stats(self) -> StatsPaths:
+        return StatsPaths.in_dir(self.results / "stats")
+
+    def write_summary_and_stats(self, n_boot: int = 200):
+        """summary.tsv and the stats tables, as the summary and stats rules write them."""
+        write_summary(self.metrics, self.summary_tsv, self.histories)
+        return write_stats(
+            self.summary_tsv, self.metrics, self.predictions, self.stats, n_boot=n_boot
+        )
+
+    def report_inputs(self) -> ReportInputs:
         """Each list of ReportInputs is the Grid list of the same name."""
         lists = {
             f.name: [str(p) for p in getattr(self, f.name)]
             for f in fields(ReportInputs)
-            if f.name not in ("summary_tsv", "benchmark_dir")
+            if f.name not in ("summary_tsv", "stats", "benchmark_dir")
         }
         return ReportInputs(
-            summary_tsv=str(summary_tsv), benchmark_dir=str(self.benchmark_dir), **lists
+            summary_tsv=str(self.summary_tsv),
+            stats=self.stats,
+            benchmark_dir=str(self.benchmark_dir),
+            **lists,
         )
 
 

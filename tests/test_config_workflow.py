@@ -59,7 +59,9 @@ def cells_of(jobs, rule: str) -> set[tuple]:
 def test_task_grid_edit_plans_only_that_tasks_new_cells(completed):
     edit(completed, lambda c: c["tasks"]["promoter"].update(finetune={"seeds": [0, 1]}))
     jobs = planned_jobs(completed)
-    assert {r for r, _ in jobs} == {"all", "finetune", "evaluate", "summary", "report"}, jobs
+    assert {r for r, _ in jobs} == {"all", "finetune", "evaluate", "summary", "stats", "report"}, (
+        jobs
+    )
     new = {
         ("promoter", model, variant, "1", "1")
         for model in ("tiny", "wide")
@@ -79,7 +81,7 @@ def test_model_pretrain_edit_reruns_only_that_models_pretraining(completed):
     edit(completed, lambda c: c["models"]["tiny"].update(pretrain={"max_steps": 30}))
     jobs = planned_jobs(completed)
     rules = {r for r, _ in jobs}
-    assert rules == {"all", "pretrain", "finetune", "evaluate", "summary", "report"}, jobs
+    assert rules == {"all", "pretrain", "finetune", "evaluate", "summary", "stats", "report"}, jobs
     assert [w["model"] for r, w in jobs if r == "pretrain"] == ["tiny"]
     assert cells_of(jobs, "finetune") == {
         (task, "tiny", "pretrained", "1", "0") for task in ("promoter", "coding")
@@ -112,11 +114,26 @@ def test_model_pretrain_genomes_build_and_rerun_only_that_model(completed):
     }
 
 
+def test_edits_outside_what_the_report_shows_plan_no_report(completed):
+    # the unused genome's source: no result changes, so neither stats nor report rerun
+    edit(completed, lambda c: c["genomes"].update(other={"url": "https://example.org/o.fa.gz"}))
+    assert planned_jobs(completed) == []
+    # the report's own key re-renders the report, and only it: the statistics stay
+    edit(completed, lambda c: c.setdefault("report", {}).update(title="Does it transfer?"))
+    assert {r for r, _ in planned_jobs(completed)} == {"all", "report"}
+    # the statistics' settings rescore the cells (evaluate), then stats and report
+    edit(completed, lambda c: c.setdefault("evaluate", {}).update(confidence=0.9))
+    jobs = planned_jobs(completed)
+    assert {r for r, _ in jobs} == {"all", "evaluate", "summary", "stats", "report"}, jobs
+
+
 def test_config_override_merges_into_the_files_finetune_block(completed):
     # the file sets seeds [0], max_steps 10 ...: a replaced block would fall back to the
     # defaults (seeds [0, 1, 2]) and plan new cells; a merged one reruns exactly the grid
     jobs = planned_jobs(completed, "--config", "finetune={lr: 1e-4}")
-    assert {r for r, _ in jobs} == {"all", "finetune", "evaluate", "summary", "report"}, jobs
+    assert {r for r, _ in jobs} == {"all", "finetune", "evaluate", "summary", "stats", "report"}, (
+        jobs
+    )
     config = validate_config(yaml.safe_load((completed / "config.yaml").read_text()), SCHEMA)
     assert cells_of(jobs, "finetune") == {
         (c.task, c.model, c.variant, c.fraction, str(c.seed)) for c in grid(config)
@@ -202,7 +219,7 @@ def test_tasks_with_different_grids_reach_the_report(tmp_path):
     assert got == {("promoter", v, 1.0, 0) for v in ("scratch", "pretrained")} | {
         ("coding", v, 0.5, s) for v in ("scratch", "pretrained") for s in (1, 2)
     }
-    transfer = pd.read_csv(report / "transfer.tsv", sep="\t")
+    transfer = pd.read_csv(tmp_path / "results/stats/transfer.tsv", sep="\t")
     rows = {(r.task, r.label_fraction, r.n_seeds) for r in transfer.itertuples()}
     assert rows == {("promoter", 1.0, 1), ("coding", 0.5, 2)}
     html = (report / "report.html").read_text()

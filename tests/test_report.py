@@ -19,8 +19,8 @@ import pytest
 from PIL import Image, ImageStat
 from report_fixtures import TASKS, WEIGHT_SHAPES, make_grid
 
-from dnatune.report import _Report, build_report, write_report
-from dnatune.summary import write_summary
+from dnatune.report import build_report, templates, write_report
+from dnatune.report_tasks import long_sequence_fact
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr", "col"}
 
@@ -63,12 +63,11 @@ def parse(page: str) -> Structure:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     grid = make_grid(tmp_path_factory.mktemp("report"), n_test=80)
-    summary = grid.results / "report" / "summary.tsv"
-    write_summary(grid.metrics, summary, grid.histories)
-    page, transfer, figures = build_report(
-        grid.report_inputs(summary), grid.config, title="fixture <report>", n_boot=200
+    transfer = grid.write_summary_and_stats(n_boot=200)
+    page, figures = build_report(
+        grid.report_inputs(), grid.config, title="fixture <report>", n_boot=200
     )
-    return grid, pd.read_csv(summary, sep="\t"), page, transfer, figures
+    return grid, pd.read_csv(grid.summary_tsv, sep="\t"), page, transfer, figures
 
 
 def test_html_is_well_formed_and_self_contained(built):
@@ -139,7 +138,8 @@ def test_slid_sequences_are_counted_with_their_windows():
         "truncated": {"train": 1, "val": 0, "test": 1},
         "windows": {"train": 150, "val": 75, "test": 75},
     }
-    assert _Report.long_sequence_fact("nt", counts) == (
+    macros = templates().get_template("macros.html.j2").module
+    assert str(macros.long_sequence_fact(long_sequence_fact("nt", counts))) == (
         "<b>nt</b>: train 48, val 24, test 24 sequences longer than its input of 64 tokens, "
         "slid over in 300 overlapping windows, of which 2 truncated"
     )
@@ -175,24 +175,15 @@ def small(tmp_path_factory):
     """One binary task, one label fraction, two seeds: quick to plot."""
     tasks = {"promoter": TASKS["promoter"]}
     grid = make_grid(tmp_path_factory.mktemp("small"), tasks, fractions=(1.0,), seeds=(0, 1))
-    write_summary(grid.metrics, grid.results / "report" / "summary.tsv", grid.histories)
+    grid.write_summary_and_stats(n_boot=100)
     return grid
 
 
-def test_write_report_writes_html_transfer_table_and_figures(small, tmp_path):
+def test_write_report_writes_html_and_figures(small, tmp_path):
     grid = small
     out = tmp_path / "report"
-    transfer = write_report(
-        grid.report_inputs(grid.results / "report" / "summary.tsv"),
-        out / "report.html",
-        grid.config,
-        transfer_tsv=out / "transfer.tsv",
-        figures_dir=out / "figures",
-        n_boot=100,
-    )
-    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
-    back = pd.read_csv(out / "transfer.tsv", sep="\t")
-    assert list(back["verdict"]) == list(transfer["verdict"])
+    page = write_report(grid.report_inputs(), out / "report.html", grid.config, out / "figures")
+    assert (out / "report.html").read_text() == page and page.startswith("<!DOCTYPE html>")
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
     assert "pretraining_loss" in pngs and len(pngs) == len(
         parse((out / "report.html").read_text()).images
@@ -202,11 +193,42 @@ def test_write_report_writes_html_transfer_table_and_figures(small, tmp_path):
 
 def test_report_without_pretraining_state_or_benchmarks_still_builds(small, tmp_path):
     grid = small
-    inputs = grid.report_inputs(grid.results / "report" / "summary.tsv")
+    inputs = grid.report_inputs()
     inputs.pretrain_dirs = [str(tmp_path)]  # a stage dir without trainer_state.json
     inputs.benchmark_dir = str(tmp_path / "none")
     inputs.corpus_stats, inputs.windows = [], []
-    page, _, figures = build_report(inputs, grid.config, n_boot=50)
+    page, figures = build_report(inputs, grid.config, n_boot=50)
     assert "pretraining_loss" not in figures
     assert "No model was pre-trained in this run." in page
     assert "No benchmark files yet" in page
+
+
+def test_names_and_texts_from_the_inputs_are_escaped(tmp_path):
+    task = "<script>x"
+    grid = make_grid(tmp_path, {task: TASKS["promoter"]}, fractions=(1.0,), seeds=(0, 1), n_test=40)
+    meta = json.loads(grid.task_meta[0].read_text())
+    meta["warnings"] = ["<script>alert(1)</script>"]
+    meta["label_names"] = ["<b>background</b>", "promoter"]
+    grid.task_meta[0].write_text(json.dumps(meta))
+    grid.write_summary_and_stats(n_boot=20)
+    page, _ = build_report(grid.report_inputs(), grid.config, title="<script>alert(2)</script>")
+    assert "<script" not in page.lower() and "<b>background" not in page
+    assert 'id="task-&lt;script&gt;x"' in page and "<h2>Task: &lt;script&gt;x</h2>" in page
+    assert "Input warnings: &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "classes: &lt;b&gt;background&lt;/b&gt;, promoter" in page
+    assert parse(page).errors == []
+
+
+def test_report_renders_from_the_stats_tables_without_opening_predictions(small, tmp_path):
+    grid = small
+    hidden = [(p, tmp_path / f"{i}.parquet") for i, p in enumerate(grid.predictions)]
+    for path, away in hidden:
+        path.rename(away)
+    try:
+        page, figures = build_report(grid.report_inputs(), grid.config, n_boot=100)
+    finally:
+        for path, away in hidden:
+            away.rename(path)
+    assert {"promoter_tiny_roc_pr", "promoter_tiny_confusion"} <= set(figures)
+    transfer = pd.read_csv(grid.stats.transfer, sep="\t")
+    assert all(html.escape(v) in page for v in transfer["verdict"])

@@ -1,4 +1,4 @@
-"""Adding a task to a finished run schedules only that task's cells and the report."""
+"""Adding a task to a finished run schedules only that task's cells, the stats and the report."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 
 
 @pytest.mark.workflow
-def test_adding_a_task_runs_only_its_cells_and_the_report(tiny_run):
+def test_adding_a_task_runs_only_its_cells_the_stats_and_the_report(tiny_run):
     config = tiny_config()
     nothing = run_snakemake(tiny_run, "-n", "--cores", "1")
     assert "Nothing to be done" in nothing.stdout + nothing.stderr, "the tiny run is incomplete"
@@ -52,6 +52,7 @@ def test_adding_a_task_runs_only_its_cells_and_the_report(tiny_run):
         "finetune": len(new_cells),
         "evaluate": len(new_cells),
         "summary": 1,
+        "stats": 1,
         "report": 1,
     }
     assert "task=promoter" not in output  # no job of the existing task

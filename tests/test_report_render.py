@@ -15,16 +15,14 @@ from render_check import find_chromium, render
 from report_fixtures import make_grid
 
 from dnatune.report import write_report
-from dnatune.summary import write_summary
 
 
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory):
     grid = make_grid(tmp_path_factory.mktemp("render"), seeds=(0, 1), n_test=60)
-    summary = grid.results / "report" / "summary.tsv"
-    write_summary(grid.metrics, summary, grid.histories)
+    grid.write_summary_and_stats(n_boot=100)
     out = grid.results / "report" / "report.html"
-    write_report(grid.report_inputs(summary), out, grid.config, n_boot=100)
+    write_report(grid.report_inputs(), out, grid.config, n_boot=100)
     return out
 
 

@@ -1,7 +1,7 @@
 """The report rules through Snakemake: inputs resolve, outputs land, `--report` works.
 
 Upstream stages are replaced by fabricated files in the contract's layout
-(tests/report_fixtures.py), and `--allowed-rules summary report` keeps
+(tests/report_fixtures.py), and `--allowed-rules summary stats report` keeps
 Snakemake from trying to rebuild them.
 """
 
@@ -22,14 +22,14 @@ from report_fixtures import make_grid
 def _snakemake(workdir: Path, *args: str):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
            "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-           "--allowed-rules", "summary", "report", "--cores", "1", *args]  # fmt: skip
+           "--allowed-rules", "summary", "stats", "report", "--cores", "1", *args]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
 
 
 @pytest.mark.workflow
-def test_snakemake_runs_the_report_rules_and_builds_its_own_report(tmp_path):
+def test_snakemake_runs_the_summary_stats_and_report_rules_and_builds_its_own_report(tmp_path):
     grid = make_grid(tmp_path, fractions=(0.1, 1.0), seeds=(0, 1), n_test=60)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(grid.config, sort_keys=False))
     _snakemake(tmp_path, "results/report/report.html")
@@ -37,13 +37,15 @@ def test_snakemake_runs_the_report_rules_and_builds_its_own_report(tmp_path):
     summary = pd.read_csv(report_dir / "summary.tsv", sep="\t")
     cells = summary.drop_duplicates(["task", "variant", "label_fraction", "seed"])
     assert len(cells) == len(list(grid.cells()))
-    transfer = pd.read_csv(report_dir / "transfer.tsv", sep="\t")
+    transfer = pd.read_csv(tmp_path / "results" / "stats" / "transfer.tsv", sep="\t")
     assert len(transfer) == len(grid.tasks) * len(grid.fractions)
     page = (report_dir / "report.html").read_text()
     assert "<title>fixture report</title>" in page  # config report.title, through params
     assert all(verdict.split(":")[0] in page for verdict in transfer["verdict"])
     assert "report:" in (tmp_path / "logs" / "report" / "report.log").read_text()
-    assert (tmp_path / "benchmarks" / "results" / "report" / "report.tsv").exists()
+    assert "stats:" in (tmp_path / "logs" / "stats" / "stats.log").read_text()
+    for rule in ("stats", "report"):
+        assert (tmp_path / "benchmarks" / "results" / rule / f"{rule}.tsv").exists()
     assert sorted(p.stem for p in (report_dir / "figures").glob("*.png"))
 
     _snakemake(tmp_path, "--report", str(tmp_path / "report.zip"))

@@ -72,7 +72,7 @@ def test_params_trigger_reruns_only_what_an_edit_touched(completed):
     edit(completed, lambda c: c["tasks"]["promoter"].update(finetune={"lr": 0.01}))
     jobs = planned_jobs(completed)
     rules = sorted({rule for rule, _ in jobs})
-    assert rules == ["all", "evaluate", "finetune", "report", "summary"], jobs
+    assert rules == ["all", "evaluate", "finetune", "report", "stats", "summary"], jobs
     for rule in ("finetune", "evaluate"):
         touched = [w for r, w in jobs if r == rule]
         assert {w["task"] for w in touched} == {"promoter"}
@@ -82,7 +82,9 @@ def test_params_trigger_reruns_only_what_an_edit_touched(completed):
     edit(completed, lambda c: c["windows"].update(stride=64))
     jobs = planned_jobs(completed)
     rules = {rule for rule, _ in jobs}
-    assert {"windows", "corpus", "pretrain", "finetune", "evaluate", "report"} <= rules, jobs
+    assert {"windows", "corpus", "pretrain", "finetune", "evaluate", "stats", "report"} <= rules, (
+        jobs
+    )
     assert not rules & {"simulate_genome", "build_task", "init_model"}, jobs
     # every cell fine-tuned from the pre-trained model reruns, for every task
     finetuned = [w for r, w in jobs if r == "finetune"]

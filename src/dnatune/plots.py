@@ -20,16 +20,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_curve,
-    roc_auc_score,
-    roc_curve,
-)
 
-from dnatune.cell_outputs import Predictions  # noqa: E402
-from dnatune.metrics import THRESHOLD, greater_is_better  # noqa: E402
+from dnatune.metrics import greater_is_better  # noqa: E402
 from dnatune.transfer import display_name  # noqa: E402
 
 VARIANT_COLOURS = {"scratch": "#E69F00", "pretrained": "#0072B2", "continued": "#009E73"}
@@ -236,41 +228,24 @@ def _with_mean(label: str, name: str, values: list[float]) -> str:
     return text + (f" ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else "")
 
 
-def roc_pr(
-    predictions: Mapping[tuple[str, float, int], Predictions], task: str, model: str
-) -> bytes:
-    """ROC and precision-recall curves of a binary task, per label fraction and variant."""
-    fractions = sorted({f for _, f, _ in predictions})
+def roc_pr(curves: pd.DataFrame, task: str, model: str) -> bytes:
+    """ROC and precision-recall curves of a binary task, per label fraction and variant.
+
+    `curves` holds one model's rows of the stats stage's curves table
+    (dnatune.diagnostics): per cell, its ROC and PR points, areas and prevalence.
+    """
+    fractions = sorted(curves["label_fraction"].unique())
     fig, axes = plt.subplots(
         len(fractions), 2, figsize=(10, 4.2 * len(fractions)), squeeze=False, layout="constrained"
     )
     for row, fraction in enumerate(fractions):
         roc_ax, pr_ax = axes[row]
-        cells = {k: v for k, v in predictions.items() if k[1] == fraction}
-        for variant in _variant_order({v for v, _, _ in cells}):
-            runs = [p for (v, _, _), p in sorted(cells.items()) if v == variant]
-            two_class = [p for p in runs if len(set(p.labels)) == 2]
-            aurocs = [roc_auc_score(p.labels, p.scores) for p in two_class]
-            auprcs = [average_precision_score(p.labels, p.scores) for p in two_class]
-            for i, p in enumerate(runs):
-                fpr, tpr, _ = roc_curve(p.labels, p.scores)
-                precision, recall, _ = precision_recall_curve(p.labels, p.scores)
-                first = i == 0
-                roc_ax.plot(
-                    fpr,
-                    tpr,
-                    color=colour(variant),
-                    alpha=0.75,
-                    label=_with_mean(variant_label(variant), "AUROC", aurocs) if first else None,
-                )
-                pr_ax.plot(
-                    recall,
-                    precision,
-                    color=colour(variant),
-                    alpha=0.75,
-                    label=_with_mean(variant_label(variant), "AUPRC", auprcs) if first else None,
-                )
-        prevalence = np.mean(next(iter(cells.values())).labels)
+        cells = curves[curves["label_fraction"] == fraction]
+        for variant in _variant_order(cells["variant"].unique()):
+            runs = cells[cells["variant"] == variant]
+            for ax, curve, name in ((roc_ax, "roc", "AUROC"), (pr_ax, "pr", "AUPRC")):
+                _plot_runs(ax, runs[runs["curve"] == curve], variant, name)
+        prevalence = float(cells["prevalence"].iloc[0])
         roc_ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
         pr_ax.axhline(prevalence, linestyle=":", color="grey", label=f"chance ({prevalence:.2f})")
         roc_ax.set(
@@ -294,28 +269,37 @@ def roc_pr(
     return to_png(fig)
 
 
+def _plot_runs(ax, points: pd.DataFrame, variant: str, area_name: str) -> None:
+    """One line per seed; the first carries the legend with the mean ± sd area over seeds."""
+    runs = [group for _, group in points.groupby("seed", sort=True)]
+    areas = [float(r["area"].iloc[0]) for r in runs if not math.isnan(r["area"].iloc[0])]
+    for i, run in enumerate(runs):
+        ax.plot(
+            run["x"].to_numpy(),
+            run["y"].to_numpy(),
+            color=colour(variant),
+            alpha=0.75,
+            label=_with_mean(variant_label(variant), area_name, areas) if i == 0 else None,
+        )
+
+
 # ---------------------------------------------------------------- confusion matrix
 
 
-def _classes(task_type: str, scores: np.ndarray) -> np.ndarray:
-    """Predicted class as the evaluation stage makes it (threshold or arg-max)."""
-    if task_type == "binary":
-        return (scores >= THRESHOLD).astype(np.int64)
-    return scores.argmax(axis=1)
-
-
 def confusion(
-    predictions: Mapping[tuple[str, float, int], Predictions],
+    counts: pd.DataFrame,
     task: str,
     model: str,
-    task_type: str,
     label_names: Sequence[str] | None = None,
 ) -> bytes:
-    """Row-normalised confusion matrices summed over seeds, per variant and label fraction."""
-    fractions = sorted({f for _, f, _ in predictions})
-    variants = _variant_order({v for v, _, _ in predictions})
-    first = next(iter(predictions.values()))
-    n_classes = 2 if task_type == "binary" else first.scores.shape[1]
+    """Row-normalised confusion matrices summed over seeds, per variant and label fraction.
+
+    `counts` holds one model's rows of the stats stage's confusion table: per cell
+    the full classes x classes matrix of counts.
+    """
+    fractions = sorted(counts["label_fraction"].unique())
+    variants = _variant_order(counts["variant"].unique())
+    n_classes = int(counts["true"].max()) + 1
     names = list(label_names or [])
     if len(names) != n_classes:
         names = [str(i) for i in range(n_classes)]
@@ -329,32 +313,35 @@ def confusion(
     )
     for row, fraction in enumerate(fractions):
         for col, variant in enumerate(variants):
-            ax = axes[row][col]
-            runs = [p for (v, f, _), p in predictions.items() if v == variant and f == fraction]
-            counts = sum(
-                confusion_matrix(p.labels, _classes(task_type, p.scores), labels=range(n_classes))
-                for p in runs
-            )
-            share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-            ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-            for i in range(n_classes):
-                for j in range(n_classes):
-                    ax.text(
-                        j,
-                        i,
-                        f"{share[i, j] * 100:.0f}%\n({counts[i, j]})",
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="white" if share[i, j] > 0.6 else "black",
-                    )
-            ax.set_xticks(range(n_classes), names, rotation=45 if n_classes > 3 else 0)
-            ax.set_yticks(range(n_classes), names)
-            ax.set_xlabel("predicted class")
-            ax.set_ylabel("true class")
-            ax.set_title(
-                f"{variant_label(variant)}\n{percent(fraction)} labels, {len(runs)} seed(s) pooled",
+            cells = counts[(counts["variant"] == variant) & (counts["label_fraction"] == fraction)]
+            matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+            np.add.at(matrix, (cells["true"], cells["predicted"]), cells["count"])
+            _confusion_panel(axes[row][col], matrix, names)
+            axes[row][col].set_title(
+                f"{variant_label(variant)}\n{percent(fraction)} labels, "
+                f"{cells['seed'].nunique()} seed(s) pooled",
                 fontsize=9,
             )
     fig.suptitle(f"{task} · {model}: confusion matrices on the test set")
     return to_png(fig)
+
+
+def _confusion_panel(ax, counts: np.ndarray, names: list[str]) -> None:
+    n_classes = len(names)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n_classes):
+        for j in range(n_classes):
+            ax.text(
+                j,
+                i,
+                f"{share[i, j] * 100:.0f}%\n({counts[i, j]})",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if share[i, j] > 0.6 else "black",
+            )
+    ax.set_xticks(range(n_classes), names, rotation=45 if n_classes > 3 else 0)
+    ax.set_yticks(range(n_classes), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")

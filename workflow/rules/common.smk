@@ -71,6 +71,7 @@ CELL = "{task}/{model}/{variant}/f{fraction}/s{seed}"
 FINETUNE_DIR = f"results/finetune/{CELL}"
 EVAL_METRICS = f"results/eval/{CELL}/metrics.json"
 REPORT_DIR = "results/report"
+STATS_DIR = "results/stats"
 
 
 def all_targets():
@@ -435,13 +436,17 @@ def task_metric(wildcards):
     return config["tasks"][wildcards.task].get("metric")
 
 
-# ---------------------------------------------------------------- report stage
-# The report reads every cell of the grid plus the overview files of what the
-# grid actually used, so adding a task runs that task's cells and the report only.
+# ---------------------------------------------------------------- stats and report stages
+# The stats stage scores every cell of the grid once; the report renders its tables
+# plus the overview files of what the grid actually used, so adding a task runs that
+# task's cells, the stats and the report only.
 REPORT_SUMMARY = f"{REPORT_DIR}/summary.tsv"
 REPORT_HTML = f"{REPORT_DIR}/report.html"
-REPORT_TRANSFER = f"{REPORT_DIR}/transfer.tsv"
 REPORT_FIGURES = f"{REPORT_DIR}/figures"
+STATS_TRANSFER = f"{STATS_DIR}/transfer.tsv"
+STATS_TASKS = f"{STATS_DIR}/tasks.tsv"
+STATS_CURVES = f"{STATS_DIR}/curves.parquet"
+STATS_CONFUSION = f"{STATS_DIR}/confusion.tsv"
 BENCHMARK_DIR = "benchmarks/results"
 
 
@@ -514,13 +519,37 @@ def report_windows(wildcards):
     return [WINDOWS.format(genome=g) for g in _report_pretrain_genomes()]
 
 
-def report_manifests(wildcards):
+def _report_genomes():
     """Genomes the grid used: pre-training corpora and genome-derived tasks."""
     used = set(_report_pretrain_genomes())
     for task in sorted({c.task for c in grid(config)}):
         source = config["tasks"][task]["source"]
         used.update(source[k]["genome"] for k in ("bed", "annotation") if k in source)
-    return [GENOME_MANIFEST.format(genome=g) for g in GENOMES if g in used]
+    return [g for g in GENOMES if g in used]
+
+
+def report_manifests(wildcards):
+    return [GENOME_MANIFEST.format(genome=g) for g in _report_genomes()]
+
+
+def report_config():
+    """The config behind what the report shows (its provenance section and hash).
+
+    Genomes the grid does not use, and `windows` and `pretrain` when no model is
+    pre-trained, are left out: editing them changes no result, so it does not
+    re-render the report.
+    """
+    pretrained = bool(_report_pretrained_models())
+    shown = {}
+    for key, value in config.items():
+        if key == "genomes":
+            value = {g: value[g] for g in _report_genomes()}
+        elif key == "models":
+            value = {m: spec for m, spec in value.items() if m in _report_models()}
+        elif key in ("windows", "pretrain") and not pretrained:
+            continue
+        shown[key] = value
+    return shown
 
 
 def report_task_meta(wildcards):

@@ -1,5 +1,5 @@
-# Report stage: every grid cell's metrics -> summary.tsv, then the transfer
-# statistics, figures and the self-contained report.html.
+# Report stage: every grid cell's metrics -> summary.tsv; then, with the stats
+# stage's tables, the figures and the self-contained report.html (rendering only).
 
 
 rule summary:
@@ -26,9 +26,11 @@ rule summary:
 rule report:
     input:
         summary=REPORT_SUMMARY,
-        metrics=report_metrics,
+        transfer=STATS_TRANSFER,
+        tasks=STATS_TASKS,
+        curves=STATS_CURVES,
+        confusion=STATS_CONFUSION,
         histories=report_histories,
-        predictions=report_predictions,
         manifests=report_manifests,
         windows=report_windows,
         corpus=report_corpus_dirs,
@@ -41,12 +43,6 @@ rule report:
             caption="../report/report.rst",
             category="Report",
             labels={"page": "transfer learning report"},
-        ),
-        transfer=report(
-            REPORT_TRANSFER,
-            caption="../report/transfer.rst",
-            category="Tables",
-            labels={"table": "transfer gain per task"},
         ),
         figures=report(
             directory(REPORT_FIGURES),
@@ -62,11 +58,10 @@ rule report:
     conda:
         "../../envs/report.yaml"
     params:
-        config=config,
+        config=report_config(),
         title=config["report"]["title"],
         bootstrap=config["evaluate"]["bootstrap"],
         confidence=config["evaluate"]["confidence"],
-        seed=config["evaluate"]["seed"],
         benchmark_dir=BENCHMARK_DIR,
     script:
         "../scripts/report.py"

@@ -1,16 +1,16 @@
-"""summary.tsv, predictions, histories and overview files -> report.html, transfer.tsv, figures/."""
+"""summary.tsv, the stats tables, histories and overview files -> report.html, figures/."""
 
 from dnatune.logs import setup_logging
 from dnatune.report import ReportInputs, write_report
+from dnatune.stats import StatsPaths
 
 setup_logging(snakemake.log[0])
 inputs = snakemake.input
 write_report(
     ReportInputs(
         summary_tsv=inputs.summary,
-        metrics=list(inputs.metrics),
+        stats=StatsPaths(inputs.transfer, inputs.tasks, inputs.curves, inputs.confusion),
         histories=list(inputs.histories),
-        predictions=list(inputs.predictions),
         manifests=list(inputs.manifests),
         windows=list(inputs.windows),
         corpus_stats=list(inputs.corpus),
@@ -21,10 +21,8 @@ write_report(
     ),
     snakemake.output.html,
     snakemake.params.config,
-    transfer_tsv=snakemake.output.transfer,
     figures_dir=snakemake.output.figures,
     title=snakemake.params.title,
     n_boot=snakemake.params.bootstrap,
     confidence=snakemake.params.confidence,
-    seed=snakemake.params.seed,
 )

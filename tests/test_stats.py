@@ -1,0 +1,109 @@
+"""The stats stage: transfer gains, per-task facts, ROC/PR points and confusion counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_fixtures import make_grid
+
+from dnatune.report_inputs import ReportInputError, cell_key_from_path
+from dnatune.stats import StatsPaths, read_tasks, write_stats
+from dnatune.summary import collect_summary
+from dnatune.transfer import transfer_gains, write_transfer
+
+N_TEST = 90
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    grid = make_grid(tmp_path_factory.mktemp("stats"), seeds=(0, 1), n_test=N_TEST)
+    grid.write_summary_and_stats(n_boot=150)
+    return grid
+
+
+def test_transfer_table_is_what_the_report_used_to_compute_while_rendering(grid, tmp_path):
+    # the report called transfer_gains on the summary, the headline and type of each
+    # task's metrics.json and the cells' prediction files, and wrote its side output
+    headlines = {t: s["headline"] for t, s in grid.tasks.items()}
+    types = {t: s["type"] for t, s in grid.tasks.items()}
+    predictions = {cell_key_from_path(p): p for p in grid.predictions}
+    before = transfer_gains(
+        collect_summary(grid.metrics, grid.histories), headlines, types, predictions, n_boot=150
+    )
+    write_transfer(before, tmp_path / "transfer.tsv")
+    assert len(before) == len(grid.tasks) * len(grid.fractions)
+    assert (tmp_path / "transfer.tsv").read_bytes() == grid.stats.transfer.read_bytes()
+
+
+def test_tasks_table_names_type_headline_and_test_size(grid):
+    tasks = read_tasks(grid.stats.tasks).set_index("task")
+    assert sorted(tasks.index) == sorted(grid.tasks)
+    for task, spec in grid.tasks.items():
+        assert tasks.loc[task, "type"] == spec["type"]
+        assert tasks.loc[task, "headline"] == spec["headline"]
+        assert tasks.loc[task, "n_test"] == N_TEST
+
+
+def test_curve_areas_match_the_evaluated_metrics(grid):
+    curves = pd.read_parquet(grid.stats.curves)
+    summary = collect_summary(grid.metrics)
+    binary = [t for t, s in grid.tasks.items() if s["type"] == "binary"]
+    assert set(curves["task"]) == set(binary)  # no curves for the multiclass task
+    cells = curves.groupby(["task", "model", "variant", "label_fraction", "seed"])
+    assert len(cells) == len(binary) * len(grid.variants) * len(grid.fractions) * len(grid.seeds)
+    for (task, _model, variant, fraction, seed), points in cells:
+        metrics = summary[
+            (summary["task"] == task)
+            & (summary["variant"] == variant)
+            & (summary["label_fraction"] == fraction)
+            & (summary["seed"] == seed)
+        ].set_index("metric")["value"]
+        roc, pr = (points[points["curve"] == c] for c in ("roc", "pr"))
+        assert roc["area"].iloc[0] == pytest.approx(metrics["auroc"])
+        assert pr["area"].iloc[0] == pytest.approx(metrics["auprc"])
+        assert (roc["x"].iloc[0], roc["y"].iloc[0]) == (0, 0)
+        assert (roc["x"].iloc[-1], roc["y"].iloc[-1]) == (1, 1)
+        assert np.all(np.diff(roc["x"]) >= 0)  # points kept in curve order
+        assert points["prevalence"].nunique() == 1 and 0 < points["prevalence"].iloc[0] < 1
+
+
+def test_confusion_counts_cover_the_test_set_and_give_the_accuracy(grid):
+    counts = pd.read_csv(grid.stats.confusion, sep="\t")
+    summary = collect_summary(grid.metrics)
+    for (task, variant, fraction, seed), cell in counts.groupby(
+        ["task", "variant", "label_fraction", "seed"]
+    ):
+        n_classes = len(grid.tasks[task]["label_names"])
+        assert len(cell) == n_classes**2  # the full matrix, zeros kept
+        assert cell["count"].sum() == N_TEST
+        accuracy = summary[
+            (summary["task"] == task)
+            & (summary["variant"] == variant)
+            & (summary["label_fraction"] == fraction)
+            & (summary["seed"] == seed)
+            & (summary["metric"] == "accuracy")
+        ]["value"].item()
+        correct = cell[cell["true"] == cell["predicted"]]["count"].sum()
+        assert correct / N_TEST == pytest.approx(accuracy)
+
+
+def test_extra_prediction_columns_are_ignored(grid, tmp_path):
+    # later stages may add columns (a stable sequence id); the stats read theirs by name
+    for path in grid.predictions:
+        frame = pd.read_parquet(path)
+        frame.insert(0, "id", [f"seq{i}" for i in range(len(frame))])
+        frame.to_parquet(path)
+    out = StatsPaths.in_dir(tmp_path)
+    write_stats(grid.summary_tsv, grid.metrics, grid.predictions, out, n_boot=150)
+    for name in ("transfer", "tasks", "confusion"):
+        assert getattr(out, name).read_bytes() == getattr(grid.stats, name).read_bytes(), name
+    pd.testing.assert_frame_equal(pd.read_parquet(out.curves), pd.read_parquet(grid.stats.curves))
+
+
+def test_predictions_of_a_task_without_metrics_are_an_error(grid, tmp_path):
+    other = [p for p in grid.metrics if "/promoter/" not in str(p)]
+    with pytest.raises(ReportInputError, match="task 'promoter' has predictions but no metrics"):
+        write_stats(
+            grid.summary_tsv, other, grid.predictions, StatsPaths.in_dir(tmp_path), n_boot=10
+        )

@@ -1,0 +1,31 @@
+# Statistics stage: every cell's metrics and test predictions -> the tables the report
+# renders (transfer gains with CIs and paired tests, ROC/PR points, confusion counts).
+
+
+rule stats:
+    input:
+        summary=REPORT_SUMMARY,
+        metrics=report_metrics,
+        predictions=report_predictions,
+    output:
+        transfer=report(
+            STATS_TRANSFER,
+            caption="../report/transfer.rst",
+            category="Tables",
+            labels={"table": "transfer gain per task"},
+        ),
+        tasks=STATS_TASKS,
+        curves=STATS_CURVES,
+        confusion=STATS_CONFUSION,
+    log:
+        "logs/stats/stats.log",
+    benchmark:
+        "benchmarks/results/stats/stats.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        bootstrap=config["evaluate"]["bootstrap"],
+        confidence=config["evaluate"]["confidence"],
+        seed=config["evaluate"]["seed"],
+    script:
+        "../scripts/stats.py"

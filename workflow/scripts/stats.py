@@ -1,0 +1,16 @@
+"""summary.tsv, metrics.json and predictions.parquet of every cell -> results/stats/ tables."""
+
+from dnatune.logs import setup_logging
+from dnatune.stats import StatsPaths, write_stats
+
+setup_logging(snakemake.log[0])
+out = snakemake.output
+write_stats(
+    snakemake.input.summary,
+    list(snakemake.input.metrics),
+    list(snakemake.input.predictions),
+    StatsPaths(out.transfer, out.tasks, out.curves, out.confusion),
+    n_boot=snakemake.params.bootstrap,
+    confidence=snakemake.params.confidence,
+    seed=snakemake.params.seed,
+)
