@@ -316,14 +316,21 @@ def test_protocols_fill_metric_and_settings_and_written_keys_win():
         },
         c={"type": "multiclass", "protocol": "genomic_benchmarks", "source": {"nt": "d"}},
         d={"type": "multilabel", "protocol": "bend", "source": {"nt": "d"}},
+        f={
+            "type": "binary",
+            "protocol": "bend",
+            "finetune": {"method": "lora"},
+            "source": {"nt": "d"},
+        },
         e={"type": "binary", "source": {"nt": "d"}},
     )
     apply_protocols(config)
     tasks = config["tasks"]
-    assert (tasks["a"]["metric"], tasks["a"]["finetune"]) == ("mcc", {"seeds": [0, 1, 2]})
+    assert (tasks["a"]["metric"], tasks["a"]["finetune"]) == ("mcc", {})
     assert (tasks["b"]["metric"], tasks["b"]["finetune"]) == ("auroc", {"seeds": [1]})
     assert tasks["c"]["metric"] == "accuracy"
     assert (tasks["d"]["metric"], tasks["d"]["finetune"]) == ("macro_auroc", {"method": "probe"})
+    assert (tasks["f"]["metric"], tasks["f"]["finetune"]) == ("auroc", {"method": "lora"})
     assert "metric" not in tasks["e"] and "finetune" not in tasks["e"]
 
 

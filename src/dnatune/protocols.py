@@ -4,7 +4,7 @@
 suite's paper fixes; every key the user wrote (the task's `metric`, its `finetune:` block)
 still wins. What each preset holds, and why:
 
-- gue: MCC, the headline metric of GUE (DNABERT-2, Zhou et al. 2024); three seeds.
+- gue: MCC, the headline metric of GUE (DNABERT-2, Zhou et al. 2024).
 - genomic_benchmarks: accuracy, the metric of the Genomic Benchmarks paper (Gresova et al.
   2023) and its baselines.
 - nt: MCC, the metric of the Nucleotide Transformer downstream tasks (Dalla-Torre et al.
@@ -12,6 +12,11 @@ still wins. What each preset holds, and why:
 - bend: AUROC (macro AUROC for multilabel tasks), BEND's metric for its classification
   tasks (Marin et al. 2024; it uses AUPRC for enhancer annotation: set `metric: auprc`),
   and `method: probe`, since BEND trains supervised heads on frozen LM embeddings.
+
+Seeds stay the grid's (`finetune.seeds`): no suite fixes them in a way worth copying
+(DNABERT-2's published GUE script runs a single seed, 42; NT varies folds instead), and
+several seeds are what gives each score its confidence interval. Learning rates, epochs
+and batch sizes are the model's, not the suite's, so they stay the user's too.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dnatune.config import ConfigError
 PROTOCOLS: dict[str, dict] = {
     "gue": {
         "metric": {"binary": "mcc", "multiclass": "mcc"},
-        "finetune": {"seeds": [0, 1, 2]},
+        "finetune": {},
     },
     "genomic_benchmarks": {
         "metric": {"binary": "accuracy", "multiclass": "accuracy"},

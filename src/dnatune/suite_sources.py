@@ -31,11 +31,15 @@ import yaml
 from dnatune.bed import bed_interval
 from dnatune.compressed import InputFormatError, open_input
 from dnatune.genome_tasks import cut_sequences
-from dnatune.task_sources import SPLITS, TaskInputError, read_fasta, read_file_source
+from dnatune.task_sources import (
+    SPLITS,
+    TaskInputError,
+    read_fasta,
+    read_file_source,
+)
 
 logger = logging.getLogger(__name__)
 
-SUITE_KINDS = ("gue", "nt", "genomic_benchmarks", "bend", "regions")
 COORDINATE_SUITES = ("genomic_benchmarks", "bend", "regions")
 GUE_FILES = {"train": "train.csv", "val": "dev.csv", "test": "test.csv"}
 NT_FILES = {"train": "train.fna", "test": "test.fna"}

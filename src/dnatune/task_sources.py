@@ -38,9 +38,9 @@ class TaskInputError(ValueError):
     """Bad task input; the message names the file, line or column and the fix."""
 
 
-# files, genome-derived sources, and public benchmark layouts (suite_sources)
-SOURCE_KINDS = (*FILE_KINDS, "bed", "annotation", "gue", "nt", "genomic_benchmarks", "bend")
-SOURCE_KINDS += ("regions",)
+GENOME_SOURCE_KINDS = ("bed", "annotation")
+SUITE_SOURCE_KINDS = ("gue", "nt", "genomic_benchmarks", "bend", "regions")  # suite_sources
+SOURCE_KINDS = (*FILE_KINDS, *GENOME_SOURCE_KINDS, *SUITE_SOURCE_KINDS)
 
 
 def source_kind(source: dict) -> str:

@@ -33,7 +33,6 @@ from dnatune.genome import genome_has_annotation
 from dnatune.genome_tasks import annotation_examples, bed_examples
 from dnatune.suite_sources import (
     COORDINATE_SUITES,
-    SUITE_KINDS,
     read_suite,
     suite_files,
     suite_genomes,
@@ -41,6 +40,7 @@ from dnatune.suite_sources import (
 from dnatune.task_sources import (
     FILE_KINDS,
     SPLITS,
+    SUITE_SOURCE_KINDS,
     TABLE_KINDS,
     TaskInputError,
     read_file_source,
@@ -69,7 +69,11 @@ DUPLICATE_ID_FIX = {
     "bed": "remove the repeated intervals, or give every interval its own name in column 4 "
     "(and its label in another column, source.bed.label)",
     **dict.fromkeys(
-        TABLE_KINDS,
+        ("regions", "bend"),
+        "remove the repeated intervals, or add an id column naming each row",
+    ),
+    **dict.fromkeys(
+        (*TABLE_KINDS, "gue"),
         "make the ids unique, or set source.id_column to a column with unique values "
         "(false: number the examples by line)",
     ),
@@ -147,7 +151,7 @@ def check_task_specs(config: dict) -> None:
 
 
 def _check_suite_genomes(config: dict, where: str, kind: str, source: dict) -> None:
-    for genome in suite_genomes(kind, source) if kind in SUITE_KINDS else []:
+    for genome in suite_genomes(kind, source) if kind in SUITE_SOURCE_KINDS else []:
         if genome not in config["genomes"]:
             raise ConfigError(
                 f"key '{where}.source.{kind}.genome': unknown genome '{genome}'; defined "
@@ -189,7 +193,7 @@ def task_source_files(source: dict) -> dict[str, str]:
         return split_files(source[kind])
     if kind == "bed":
         return {"bed": source["bed"]["path"]}
-    if kind in SUITE_KINDS:
+    if kind in SUITE_SOURCE_KINDS:
         return suite_files(kind, source)
     return {}
 
@@ -202,7 +206,7 @@ def task_genomes(source: dict) -> list[str]:
     kind = source_kind(source)
     if kind in ("bed", "annotation"):
         return [source[kind]["genome"]]
-    return suite_genomes(kind, source) if kind in SUITE_KINDS else []
+    return suite_genomes(kind, source) if kind in SUITE_SOURCE_KINDS else []
 
 
 # ---------------------------------------------------------------- checks
@@ -410,7 +414,7 @@ def _read(task_type: str, spec: dict, inputs: dict, warnings: _Warnings):
         frames = data if isinstance(data, dict) else {"table": data}
         fixed = next(iter(frames.values())).attrs.get("label_names")
         return frames, fixed, {"kind": kind}, files
-    if kind in SUITE_KINDS:
+    if kind in SUITE_SOURCE_KINDS:
         names = task_genomes(source)
         genomes = {n: inputs.get(f"genome_{n}", inputs.get("genome")) for n in names}
         frames, origins = read_suite(kind, source, genomes)
