@@ -68,8 +68,11 @@ REGION_HEADER = {
     "id": "id",
     "name": "id",
 }
-SPLIT_VALUES = {"train": "train", "val": "val", "valid": "val", "validation": "val"}
-SPLIT_VALUES.update(dev="val", test="test")
+SPLIT_VALUES = {
+    "train": "train",
+    **dict.fromkeys(("val", "valid", "validation", "dev"), "val"),
+    "test": "test",
+}
 
 
 def suite_folder_files(kind: str, folder: str) -> dict[str, str]:
