@@ -77,6 +77,16 @@ def test_task_grid_edit_plans_only_that_tasks_new_cells(completed):
     assert len(cells_of(jobs, "finetune")) == 4  # 2 models x 2 variants x 1 seed
 
 
+def test_naming_a_protocol_reruns_that_tasks_cells_not_its_data(completed):
+    """A suite preset shapes training and scoring (bend: probe, AUROC), not the task's data."""
+    edit(completed, lambda c: c["tasks"]["promoter"].update(protocol="bend"))
+    jobs = planned_jobs(completed)
+    assert {r for r, _ in jobs} == {"all", "finetune", "evaluate", "summary", "report"}, jobs
+    cells = cells_of(jobs, "finetune")
+    assert cells == cells_of(jobs, "evaluate") and {c[0] for c in cells} == {"promoter"}
+    assert len(cells) == 4  # 2 models x 2 variants x 1 seed: every promoter cell
+
+
 def test_model_pretrain_edit_reruns_only_that_models_pretraining(completed):
     edit(completed, lambda c: c["models"]["tiny"].update(pretrain={"max_steps": 30}))
     jobs = planned_jobs(completed)

@@ -12,11 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pysam
 import pytest
 import yaml
 
 from dnatune.config import validate_config
 from dnatune.families import FAMILIES
+from dnatune.protocols import apply_protocols
+from dnatune.simulate import simulate_genome
+from dnatune.tasks import build_task, task_genomes
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))
@@ -24,8 +28,11 @@ SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 
-def test_the_three_examples_exist():
-    assert {p.name for p in EXAMPLES} >= {"ecoli.yaml", "hub-models.yaml", "gue-csv.yaml"}
+SUITE_EXAMPLES = ("gue-csv.yaml", "genomic-benchmarks.yaml", "nt-tasks.yaml", "bend.yaml")
+
+
+def test_the_examples_exist():
+    assert {p.name for p in EXAMPLES} >= {"ecoli.yaml", "hub-models.yaml", *SUITE_EXAMPLES}
 
 
 # the family of each hub model the examples use, from its config.json on the hub
@@ -120,8 +127,8 @@ def dry_run(example: Path, workdir: Path) -> subprocess.CompletedProcess:
 EXPECTED_JOBS = {
     "ecoli.yaml": {"download_genome", "download_annotation", "pretrain", "finetune"},
     "hub-models.yaml": {"download_genome", "fetch_model", "pretrain", "finetune"},
-    "gue-csv.yaml": {"simulate_genome", "build_task", "pretrain", "finetune"},
     "model-families.yaml": {"download_genome", "fetch_model", "init_model", "pretrain", "finetune"},
+    **{name: {"simulate_genome", "build_task", "pretrain", "finetune"} for name in SUITE_EXAMPLES},
 }
 
 
@@ -132,3 +139,27 @@ def test_example_dry_runs(path, tmp_path):
     table = proc.stdout + proc.stderr
     for rule in EXPECTED_JOBS.get(path.name, set()):
         assert re.search(rf"^{rule}\s+\d+", table, flags=re.M), f"{path.name}: no {rule} job"
+
+
+@pytest.fixture(scope="module")
+def demo_genome(tmp_path_factory) -> str:
+    """The suite examples' genome: the demo genome they simulate (length 2 Mb, 4 chr, seed 7)."""
+    root = tmp_path_factory.mktemp("demo")
+    simulate_genome(root / "genome.fa", root / "genome.gff3", 2_000_000, 4, 7)
+    pysam.faidx(str(root / "genome.fa"))
+    return str(root / "genome.fa")
+
+
+@pytest.mark.parametrize("name", SUITE_EXAMPLES)
+def test_suite_example_tasks_build_from_the_shipped_data(name, demo_genome, tmp_path, monkeypatch):
+    """The shipped suite layouts read as published: every task builds, with its preset."""
+    config = validate_config(yaml.safe_load((ROOT / "config/examples" / name).read_text()), SCHEMA)
+    apply_protocols(config)
+    monkeypatch.chdir(ROOT)  # the examples' paths are relative to the repository
+    for task, spec in config["tasks"].items():
+        assert task_genomes(spec["source"]) in ([], ["demo"]), task
+        data = {k: v for k, v in spec.items() if k not in ("finetune", "metric", "protocol")}
+        meta = build_task(task, data, tmp_path / task, inputs={"genome": demo_genome})
+        assert min(meta["counts"].values()) >= 5, (task, meta["counts"])
+        assert meta["warnings"] == [], (task, meta["warnings"])
+        assert spec["metric"] in ("mcc", "accuracy", "auroc"), task

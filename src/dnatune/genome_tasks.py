@@ -106,28 +106,48 @@ def read_bed(path: str, label="name", length: int | None = None) -> pd.DataFrame
 def bed_examples(path: str, genome_fa: str, spec: dict) -> pd.DataFrame:
     """Labelled intervals of a BED file with their sequences from the genome."""
     frame = read_bed(path, spec.get("label", "name"), spec.get("length"))
-    with pysam.FastaFile(genome_fa) as fasta:
-        lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
-        sequences = []
-        columns = ["chrom", "start", "end", "strand", "_where"]
-        for chrom, start, end, strand, where in frame[columns].itertuples(index=False):
-            if chrom not in lengths:
-                shown = ", ".join(list(lengths)[:5])
-                raise TaskInputError(
-                    f"{where}: chromosome {chrom!r} is not in the genome {genome_fa} "
-                    f"(contigs: {shown}{', ...' if len(lengths) > 5 else ''}). "
-                    "Fix: use the genome's contig names (for example 'chr1' versus '1')"
-                )
-            if start < 0 or end > lengths[chrom]:
-                raise TaskInputError(
-                    f"{where}: interval {chrom}:{start}-{end} lies outside the "
-                    f"chromosome (length {lengths[chrom]})"
-                    + (" after re-centring to source.bed.length" if spec.get("length") else "")
-                )
-            sequences.append(fetch(fasta, chrom, start, end, strand))
-    frame["sequence"] = sequences
+    note = " after re-centring to source.bed.length" if spec.get("length") else ""
+    frame["sequence"] = cut_sequences(frame, genome_fa, spec.get("genome"), note=note)
     logger.info("read %d intervals from %s", len(frame), path)
     return frame
+
+
+def cut_sequences(
+    frame: pd.DataFrame,
+    genome_fa: str,
+    genome: str | None = None,
+    contigs: dict[str, str] | None = None,
+    note: str = "",
+) -> list[str]:
+    """The sequence of every row (chrom, start, end, strand; 0-based, end exclusive).
+
+    `contigs` maps a name used in the file to the genome's contig name (for suites whose
+    files rename the contigs); errors name the row's `_where`, the genome and the fix.
+    """
+    named = f"genome '{genome}'" if genome else "genome"
+    contigs = contigs or {}
+    sequences = []
+    with pysam.FastaFile(genome_fa) as fasta:
+        lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
+        columns = ["chrom", "start", "end", "strand", "_where"]
+        for chrom, start, end, strand, where in frame[columns].itertuples(index=False):
+            contig = contigs.get(chrom, chrom)
+            if contig not in lengths:
+                shown = ", ".join(list(lengths)[:5])
+                raise TaskInputError(
+                    f"{where}: chromosome {chrom!r} is not in the {named} ({genome_fa}; "
+                    f"contigs: {shown}{', ...' if len(lengths) > 5 else ''}). "
+                    "Fix: use the genome's contig names (for example 'chr1' versus '1'), "
+                    "or point the task at the genome these coordinates belong to"
+                )
+            if start < 0 or end > lengths[contig]:
+                raise TaskInputError(
+                    f"{where}: interval {chrom}:{start}-{end} lies outside the "
+                    f"chromosome (length {lengths[contig]} in the {named}){note}. "
+                    "Fix: check that the coordinates belong to this genome assembly"
+                )
+            sequences.append(fetch(fasta, contig, start, end, strand))
+    return sequences
 
 
 # ---------------------------------------------------------------- intervals

@@ -38,11 +38,16 @@ class TaskInputError(ValueError):
     """Bad task input; the message names the file, line or column and the fix."""
 
 
+GENOME_SOURCE_KINDS = ("bed", "annotation")
+SUITE_SOURCE_KINDS = ("gue", "nt", "genomic_benchmarks", "bend", "regions")  # suite_sources
+SOURCE_KINDS = (*FILE_KINDS, *GENOME_SOURCE_KINDS, *SUITE_SOURCE_KINDS)
+
+
 def source_kind(source: dict) -> str:
-    for kind in (*FILE_KINDS, "bed", "annotation"):
+    for kind in SOURCE_KINDS:
         if kind in source:
             return kind
-    raise TaskInputError(f"task source {source} names none of {FILE_KINDS + ('bed', 'annotation')}")
+    raise TaskInputError(f"task source {source} names none of {SOURCE_KINDS}")
 
 
 def split_files(path: str) -> dict[str, str]:

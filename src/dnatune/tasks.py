@@ -31,9 +31,16 @@ from dnatune.atomic import atomic_path
 from dnatune.config import SCHEMA_DIR, ConfigError, load_schema
 from dnatune.genome import genome_has_annotation
 from dnatune.genome_tasks import annotation_examples, bed_examples
+from dnatune.suite_sources import (
+    COORDINATE_SUITES,
+    read_suite,
+    suite_files,
+    suite_genomes,
+)
 from dnatune.task_sources import (
     FILE_KINDS,
     SPLITS,
+    SUITE_SOURCE_KINDS,
     TABLE_KINDS,
     TaskInputError,
     read_file_source,
@@ -45,7 +52,7 @@ from dnatune.task_split import carve, genome_split, random_split
 logger = logging.getLogger(__name__)
 
 CLASSIFICATION = ("binary", "multiclass")
-GENOME_KINDS = ("bed", "annotation")
+GENOME_KINDS = ("bed", "annotation", *COORDINATE_SUITES)
 MULTILABEL_SEPARATOR = re.compile(r"[;,]")
 SHOWN = 3  # locations quoted in an error message
 GC_GAP_WARNING = 0.02  # mean GC difference between positives and negatives worth a warning
@@ -62,7 +69,11 @@ DUPLICATE_ID_FIX = {
     "bed": "remove the repeated intervals, or give every interval its own name in column 4 "
     "(and its label in another column, source.bed.label)",
     **dict.fromkeys(
-        TABLE_KINDS,
+        ("regions", "bend"),
+        "remove the repeated intervals, or add an id column naming each row",
+    ),
+    **dict.fromkeys(
+        (*TABLE_KINDS, "gue"),
         "make the ids unique, or set source.id_column to a column with unique values "
         "(false: number the examples by line)",
     ),
@@ -122,7 +133,7 @@ def check_task_specs(config: dict) -> None:
                 f"key '{where}.source.label_columns': only for multilabel tasks; "
                 "use label_column for one label column"
             )
-        if "id_column" in source and kind not in TABLE_KINDS:
+        if "id_column" in source and kind not in (*TABLE_KINDS, "gue"):
             raise ConfigError(
                 f"key '{where}.source.id_column': only for csv, tsv and parquet sources; "
                 f"a {kind} source's ids are "
@@ -130,10 +141,23 @@ def check_task_specs(config: dict) -> None:
                     "fasta": "its record names",
                     "bed": "its name column (else chrom:start-end)",
                     "annotation": "built from the features",
-                }[kind]
+                    "nt": "its record names",
+                    "genomic_benchmarks": "'<split>/<class>/<id>' from its class files",
+                }.get(kind, "its id (or name) column, else chrom:start-end")
             )
+        _check_suite_genomes(config, where, kind, source)
         if kind == "annotation":
             _check_annotation_task(config, where, source["annotation"], task_type)
+
+
+def _check_suite_genomes(config: dict, where: str, kind: str, source: dict) -> None:
+    for genome in suite_genomes(kind, source) if kind in SUITE_SOURCE_KINDS else []:
+        if genome not in config["genomes"]:
+            raise ConfigError(
+                f"key '{where}.source.{kind}.genome': unknown genome '{genome}'; defined "
+                f"genomes: {sorted(config['genomes'])}. Fix: add it under genomes (for example "
+                "{path: /data/hg38.fa.gz}) or name one of those"
+            )
 
 
 def _check_annotation_task(config, where, annotation, task_type) -> None:
@@ -169,7 +193,20 @@ def task_source_files(source: dict) -> dict[str, str]:
         return split_files(source[kind])
     if kind == "bed":
         return {"bed": source["bed"]["path"]}
+    if kind in SUITE_SOURCE_KINDS:
+        return suite_files(kind, source)
     return {}
+
+
+def task_genomes(source: dict) -> list[str]:
+    """Names of the configured genomes a task's sequences are cut from (or derived from).
+
+    The rule passes one genome as its input `genome`, several as `genome_<name>`.
+    """
+    kind = source_kind(source)
+    if kind in ("bed", "annotation"):
+        return [source[kind]["genome"]]
+    return suite_genomes(kind, source) if kind in SUITE_SOURCE_KINDS else []
 
 
 # ---------------------------------------------------------------- checks
@@ -377,6 +414,11 @@ def _read(task_type: str, spec: dict, inputs: dict, warnings: _Warnings):
         frames = data if isinstance(data, dict) else {"table": data}
         fixed = next(iter(frames.values())).attrs.get("label_names")
         return frames, fixed, {"kind": kind}, files
+    if kind in SUITE_SOURCE_KINDS:
+        names = task_genomes(source)
+        genomes = {n: inputs.get(f"genome_{n}", inputs.get("genome")) for n in names}
+        frames, origins = read_suite(kind, source, genomes)
+        return frames, None, {"kind": kind}, origins
     if kind == "bed":
         path = inputs.get("bed", source["bed"]["path"])
         frame = bed_examples(path, inputs["genome"], source["bed"])
@@ -473,7 +515,8 @@ def _user_splits(frames: dict, split: dict, task_type: str) -> tuple[dict, str, 
     train = frames["train"]
     moved = carve(len(train), split["val"], split["seed"], _strata(train["label"], task_type))
     splits = {"train": train[~moved], "val": train[moved], "test": frames["test"]}
-    return splits, "user, val carved from train", {"val_fraction": split["val"]}
+    detail = {"val_fraction": split["val"], "seed": split["seed"], "stratified": True}
+    return splits, "user, val carved from train", detail
 
 
 def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None = None) -> dict:

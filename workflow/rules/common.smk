@@ -336,9 +336,11 @@ def model_gpus(wildcards):
 
 
 # ---------------------------------------------------------------- tasks stage
-from dnatune.tasks import check_task_specs, task_source_files
+from dnatune.protocols import apply_protocols
+from dnatune.tasks import check_task_specs, task_genomes, task_source_files
 
 with naming_source(CONFIG_SOURCE):
+    apply_protocols(config)  # suite presets fill the task keys the user left out
     check_task_specs(config)
 TASK_SPLIT = f"{TASK_DIR}/{{split}}.parquet"  # split: train, val, test
 TASK_META = f"{TASK_DIR}/meta.json"
@@ -347,20 +349,23 @@ TASK_META = f"{TASK_DIR}/meta.json"
 def task_spec(wildcards):
     """The task's data settings: editing them rebuilds this task (and what follows) only.
 
-    Its `finetune` and `metric` keys shape training and reporting, not the data.
+    Its `finetune`, `metric` and `protocol` keys shape training and reporting, not the data.
     """
     spec = config["tasks"][wildcards.task]
-    return {k: v for k, v in spec.items() if k not in ("finetune", "metric")}
+    return {
+        k: v for k, v in spec.items() if k not in ("finetune", "metric", "protocol")
+    }
 
 
 def task_inputs(wildcards):
     """The user's files of a task, plus the genome (and annotation) it is derived from."""
     source = config["tasks"][wildcards.task]["source"]
     files = task_source_files(source)
-    for kind in ("bed", "annotation"):
-        if kind in source:
-            files["genome"] = GENOME_FA.format(genome=source[kind]["genome"])
-            files["genome_fai"] = f"{files['genome']}.fai"
+    genomes = task_genomes(source)
+    for genome in genomes:
+        key = "genome" if len(genomes) == 1 else f"genome_{genome}"
+        files[key] = GENOME_FA.format(genome=genome)
+        files[f"{key}_fai"] = f"{files[key]}.fai"
     if "annotation" in source:
         files["annotation"] = ANNOTATION.format(genome=source["annotation"]["genome"])
     return files
@@ -523,8 +528,7 @@ def _report_genomes():
     """Genomes the grid used: pre-training corpora and genome-derived tasks."""
     used = set(_report_pretrain_genomes())
     for task in sorted({c.task for c in grid(config)}):
-        source = config["tasks"][task]["source"]
-        used.update(source[k]["genome"] for k in ("bed", "annotation") if k in source)
+        used.update(task_genomes(config["tasks"][task]["source"]))
     return [g for g in GENOMES if g in used]
 
 
