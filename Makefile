@@ -1,9 +1,9 @@
-# The two commands of the README: `make demo` and `make test`.
+# The commands of the README: `make demo`, `make test` and `make test-fast`.
 PYTHON ?= python3
 CORES ?= 2
 STAMP := .setup.stamp
 
-.PHONY: setup test-services demo test lint bench bench-smoke clean
+.PHONY: setup test-services demo test test-fast lint bench bench-smoke clean
 
 # torch first: the pinned CPU wheel; a bare "torch" dependency would pull a CUDA build.
 $(STAMP): pyproject.toml
@@ -26,6 +26,12 @@ test-services:
 # lint and the benchmark smoke first: they take seconds and fail fast
 test: $(STAMP) lint bench-smoke test-services
 	$(PYTHON) -m pytest -q -ra; status=$$?; bash .ci/slurm.sh stop; exit $$status
+
+# The unit tests alone: no root, Slurm cluster, Chromium, snakemake runs or long training
+# (markers in pyproject.toml); about a minute on 2 cores. `make test` runs these too.
+FAST := not workflow and not slurm and not render and not slow
+test-fast: $(STAMP)
+	$(PYTHON) -m pytest -q -ra -m "$(FAST)"
 
 lint: $(STAMP)
 	ruff check src tests benchmarks workflow/scripts

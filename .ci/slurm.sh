@@ -9,9 +9,9 @@
 # Knobs: DNATUNE_SLURM_DIR (default /tmp/dnatune-slurm) holds every bit of state
 # (config, munge key and socket, spool, pid files, logs); FAKE_GPUS (default 2);
 # NODE_CPUS (default 32) and NODE_MEM_MB (default 131072): the node announces this much,
-# whatever the machine has, so that profiles/slurm's real-world requests (cpus_per_gpu,
-# mem_mb of the GPU steps) schedule here unchanged. Nothing enforces the limits (no
-# cgroups), so jobs simply share the real cores.
+# whatever the machine has, so that the workflow's real-world requests (threads, and
+# profiles/default's mem_mb of the GPU steps) schedule here unchanged. Nothing enforces
+# the limits (no cgroups), so jobs simply share the real cores.
 # Outside that directory it touches only the Debian packages, the symlink
 # /etc/slurm/slurm.conf (see below) and TCP ports 6817/6818.
 set -euo pipefail

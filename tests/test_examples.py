@@ -132,6 +132,7 @@ EXPECTED_JOBS = {
 }
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_dry_runs(path, tmp_path):
     proc = dry_run(path, tmp_path)

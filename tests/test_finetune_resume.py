@@ -102,6 +102,7 @@ def assert_same_run(resumed: dict, whole: dict, out: Path, whole_out: Path) -> N
     )
 
 
+@pytest.mark.slow
 def test_a_killed_cell_resumes_and_predicts_as_an_uninterrupted_one(cell, tmp_path):
     whole = finetune(cell_args(cell, tmp_path / "whole", tmp_path / "ck-whole"))
     best, stop = whole["best_step"], whole["train_steps"]
@@ -140,6 +141,7 @@ def test_a_killed_cell_resumes_and_predicts_as_an_uninterrupted_one(cell, tmp_pa
     assert_same_run(resumed, whole, tmp_path / "end", tmp_path / "whole")
 
 
+@pytest.mark.slow
 def test_select_last_killed_after_its_final_checkpoint_keeps_the_last_weights(cell, tmp_path):
     whole = finetune(cell_args(cell, tmp_path / "whole", tmp_path / "ck-whole", select="last"))
     assert whole["train_steps"] == whole["kept_step"] == 6 * 8  # no early stopping
@@ -198,6 +200,7 @@ def test_removing_a_cell_leaves_the_parents_of_its_siblings(tmp_path):
     assert (tmp_path / "finetune" / "task" / "s1").is_dir()  # a sibling's: parents stay
 
 
+@pytest.mark.slow
 def test_a_finished_cell_leaves_no_empty_checkpoint_folders_and_no_training_args(cell, tmp_path):
     checkpoints = tmp_path / "results/checkpoints/finetune/gc/tiny/scratch/f1.0/s0"
     sibling = tmp_path / "results/checkpoints/finetune/gc/tiny/scratch/f1.0/s1"

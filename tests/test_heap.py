@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 # Four 8 MB temporaries per "chunk", the shape of the corpus stage's per-chunk work.
 CHUNK_LOOP = """
 import resource, sys
@@ -31,6 +33,7 @@ def page_faults(mode: str) -> int:
     return int(result.stdout)
 
 
+@pytest.mark.slow
 def test_chunk_temporaries_stop_page_faulting_once_freed_memory_is_kept():
     default, reused = page_faults("default"), page_faults("reuse")
     assert default > 2_000  # glibc's defaults give the pages back after every chunk

@@ -23,6 +23,7 @@ def layouts(tmp_path, rng):
             yield records, str(plain) + ".gz"
 
 
+@pytest.mark.slow
 def test_every_region_equals_pysam_for_plain_and_bgzip_in_any_line_layout(tmp_path):
     rng = np.random.default_rng(0)
     for records, path in layouts(tmp_path, rng):

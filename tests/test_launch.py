@@ -19,6 +19,7 @@ from dnatune.pretrain import PretrainArguments
 from dnatune.tokenizers import build_tokenizer
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tmp_path):
     # CLM, no dropout, equal-length windows: the only difference left is the process split
     setup = tiny_setup(tmp_path, "gpt2", dropout=0.0)
@@ -45,6 +46,7 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert runs[2]["eval_loss"] == pytest.approx(runs[1]["eval_loss"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_two_process_ddp_finetune_matches_one_process(tmp_path):
     # no dropout, a train split that fills every global batch of 16: only the split of
     # each batch over the processes differs (and so the padding of the halves)

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, run_snakemake, tiny_config, write_config
 
 FAILING = textwrap.dedent(
@@ -58,6 +59,7 @@ def test_an_uncaught_error_is_logged_with_its_traceback(tmp_path):
     assert proc.stderr.count("Traceback") == 1  # stderr gets it once, not twice
 
 
+@pytest.mark.slow
 def test_a_failing_torchrun_worker_leaves_its_error_in_the_callers_log(tmp_path):
     (tmp_path / "failing.py").write_text(FAILING)
     proc = run_python(
@@ -80,6 +82,7 @@ def test_a_failing_torchrun_worker_leaves_its_error_in_the_callers_log(tmp_path)
     assert "failed with RuntimeError: failing:fail failed on 2 processes" in log
 
 
+@pytest.mark.workflow
 def test_a_failed_job_leaves_its_error_in_the_rule_log(tmp_path):
     """A real snakemake job: a header-only train.csv fails build_task; its log says why."""
     for split in ("train", "val", "test"):

@@ -284,6 +284,7 @@ def test_remote_code_needs_trust_remote_code(tmp_path):
     assert (out / "configuration_dna.py").exists()
 
 
+@pytest.mark.workflow
 def test_workflow_fetches_hf_models_and_initialises_scratch_specs(tmp_path):
     from conftest import run_snakemake, tiny_config, write_config
 

@@ -122,6 +122,7 @@ class FirstStep(TrainerCallback):
         self.steps.append(state.global_step)
 
 
+@pytest.mark.slow
 def test_killed_pretraining_resumes_from_its_last_checkpoint(tmp_path):
     setup = tiny_setup(tmp_path, "bert")
     args = pretrain_args(tmp_path, setup, max_steps=30, save_steps=10)

@@ -15,11 +15,14 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "profiles" / "default" / "config.yaml"
 SLURM = ROOT / "profiles" / "slurm" / "config.yaml"
 LOCAL = ROOT / "profiles" / "local" / "config.yaml"
 CI = ROOT / "tests" / "profiles" / "slurm-ci" / "config.yaml"
 GPU_RULES = {"pretrain", "finetune"}
 LOCAL_RULES = {"fetch_model", "download_genome", "download_annotation"}
+# what a workflow step needs, which belongs to the workflow (rules, profiles/default)
+STEP_KEYS = {"set-resources", "set-threads", "set-resource-scopes"}
 
 
 def load(path: Path) -> dict:
@@ -28,15 +31,11 @@ def load(path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def workflow_rules() -> set[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--list-rules"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
+    """Rule names, read from the rule files (snakefmt keeps `rule name:` at line start)."""
+    files = [ROOT / "Snakefile", *(ROOT / "workflow" / "rules").glob("*.smk")]
+    rules = {name for f in files for name in re.findall(r"^rule (\w+):", f.read_text(), re.M)}
+    assert {"all", "pretrain", "finetune", "report"} <= rules
+    return rules
 
 
 def rules_named_in(profile: dict) -> set[str]:
@@ -44,47 +43,58 @@ def rules_named_in(profile: dict) -> set[str]:
     return named | set(profile.get("groups", {}))
 
 
-@pytest.mark.parametrize("path", [SLURM, LOCAL, CI], ids=lambda p: p.parent.name)
+def minutes(runtime) -> int:
+    """A profile runtime (90, "30m", "4h", "1d") in minutes, as Snakemake reads it."""
+    if isinstance(runtime, int):
+        return runtime
+    value, unit = int(runtime[:-1]), runtime[-1]
+    return value * {"m": 1, "h": 60, "d": 1440}[unit]
+
+
+@pytest.mark.parametrize("path", [DEFAULT, SLURM, LOCAL, CI], ids=lambda p: p.parent.name)
 def test_profiles_name_only_existing_rules(path, workflow_rules):
     unknown = rules_named_in(load(path)) - workflow_rules
     assert not unknown, f"{path.relative_to(ROOT)} names rules the workflow lacks: {unknown}"
 
 
-def test_slurm_profile_covers_every_cluster_rule(workflow_rules):
-    covered = set(load(SLURM)["set-resources"])
-    missing = workflow_rules - covered - LOCAL_RULES - {"all"}
-    assert not missing, f"profiles/slurm has no resources for {missing}"
+def test_workflow_profile_sizes_every_cluster_rule(workflow_rules):
+    resources = load(DEFAULT)["set-resources"]
+    missing = workflow_rules - set(resources) - LOCAL_RULES - {"all"}
+    assert not missing, f"profiles/default has no resources for {missing}"
+    for rule, res in resources.items():
+        assert {"mem_mb", "runtime"} <= set(res), rule
+        assert minutes(res["runtime"]) > 0, rule
 
 
-@pytest.mark.parametrize("path", [SLURM, LOCAL], ids=lambda p: p.parent.name)
-def test_only_training_rules_get_gpus(path):
-    resources = load(path)["set-resources"]
-    with_gpu = {rule for rule, res in resources.items() if res.get("gpu") or res.get("gres")}
-    assert with_gpu == GPU_RULES
-    assert all(resources[rule]["gpu"] >= 1 for rule in GPU_RULES)
+def test_gpus_come_from_the_rules_not_a_profile():
+    # a profile's gpu would override models.<name>.resources.gpu (tests/test_models.py)
+    for path in (DEFAULT, SLURM, LOCAL, CI):
+        for rule, res in load(path).get("set-resources", {}).items():
+            assert not {"gpu", "gres"} & set(res), f"{path.relative_to(ROOT)}: {rule}"
 
 
-def test_slurm_gpu_steps_have_cpus_memory_and_time():
-    resources = load(SLURM)["set-resources"]
-    for rule in GPU_RULES:
-        assert {"cpus_per_gpu", "mem_mb", "runtime"} <= set(resources[rule]), rule
-    # cpus_per_task in default-resources would override cpus_per_gpu for GPU steps
-    assert "cpus_per_task" not in load(SLURM)["default-resources"]
+def test_workflow_profile_leaves_site_settings_to_the_site():
+    # a key of the workflow profile replaces that key of every --profile: a
+    # default-resources here would drop the site's partition and account
+    assert set(load(DEFAULT)) <= STEP_KEYS, "only per-step settings belong in profiles/default"
+
+
+@pytest.mark.parametrize("path", [SLURM, LOCAL, CI], ids=lambda p: p.parent.name)
+def test_execution_profiles_hold_no_step_resources(path):
+    """Ours are written as a site's own: executor, site and scheduling settings only."""
+    assert not STEP_KEYS & set(load(path)), path.relative_to(ROOT)
 
 
 def test_slurm_profile_keeps_the_plugins_status_command():
-    # sacct is right wherever Slurm has accounting; squeue only in the CI overlay
+    # sacct is right wherever Slurm has accounting; squeue only on the CI cluster
     assert "slurm-status-command" not in load(SLURM)
     assert load(CI)["slurm-status-command"] == "squeue"
 
 
-def test_ci_overlay_inherits_gpu_resources_and_defaults():
-    base, ci = load(SLURM), load(CI)
-    # a later profile replaces a whole key: the overlay must not redefine set-resources
-    assert "set-resources" not in ci
-    defaults = dict(ci["default-resources"])
-    assert defaults.pop("slurm_partition") == "debug"
-    assert defaults == base["default-resources"]
+def test_ci_profile_is_a_site_profile():
+    ci = load(CI)
+    assert ci["executor"] == "slurm"
+    assert ci["default-resources"] == {"slurm_partition": "debug"}
     assert not set(ci["groups"]) & GPU_RULES, "GPU rules must stay single jobs"
 
 
@@ -95,37 +105,53 @@ def test_downloads_and_model_fetch_are_localrules():
     assert declared >= LOCAL_RULES
 
 
-def test_slurm_dry_run_shows_gpu_requests(tmp_path, workflow_rules):
-    """The demo DAG through the Slurm profile: training jobs carry gpu=1, others none."""
+def dry_run_jobs(tmp_path: Path, *profile_args: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job of the demo DAG in a dry run with these arguments."""
     proc = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--profile",
-            str(SLURM.parent),
-            "--profile",
-            str(CI.parent),
-            "--directory",
-            str(tmp_path),
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--configfile",
-            str(ROOT / "config" / "config.yaml"),
+            *(sys.executable, "-m", "snakemake", "-n", *profile_args),
+            *("--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile")),
+            *("--configfile", str(ROOT / "config" / "config.yaml")),
         ],
         capture_output=True,
         text=True,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    jobs = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=\n\n)", proc.stdout, flags=re.M | re.S)
+    assert "workflow specific profile profiles/default" in proc.stderr, proc.stderr[-2000:]
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for line in proc.stdout.splitlines():  # group jobs list their rules indented
+        if rule := re.fullmatch(r"\s*(?:local)?rule (\w+):", line):
+            jobs.append((rule.group(1), {}))
+        elif (found := re.fullmatch(r"\s*resources: (.*)", line)) and jobs:
+            jobs[-1][1].update(item.split("=", 1) for item in found.group(1).split(", "))
     assert jobs, proc.stdout[-3000:]
+    return jobs
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    ("profile_args", "partition"),
+    [
+        (("--profile", str(CI.parent)), "debug"),
+        (("--profile", str(SLURM.parent)), None),
+        (("--profile", str(LOCAL.parent)), None),
+        (("--cores", "2"), None),
+    ],
+    ids=["site-slurm-profile", "our-slurm-profile", "local-profile", "no-profile"],
+)
+def test_jobs_get_the_workflow_resources_by_themselves(tmp_path, profile_args, partition):
+    """Training jobs carry gpu=1 (locally: each claims a device), others none; every
+    cluster rule gets profiles/default's memory and run time, which no --profile names,
+    and a site profile's partition still reaches every job."""
+    sized = load(DEFAULT)["set-resources"]
     seen = set()
-    for rule, body in jobs:
-        resources = re.search(r"resources: (.*)", body)
-        text = resources.group(1) if resources else ""
-        has_gpu = re.search(r"\bgpu=([1-9])", text) is not None
-        assert has_gpu == (rule in GPU_RULES), f"{rule}: {text}"
+    for rule, resources in dry_run_jobs(tmp_path, *profile_args):
+        assert (resources.get("gpu", "0") == "1") == (rule in GPU_RULES), f"{rule}: {resources}"
+        if rule in sized:
+            mem_mb = int(sized[rule]["mem_mb"].split()[0])  # "N * attempt", attempt 1
+            assert int(resources["mem_mb"]) == mem_mb, f"{rule}: {resources}"
+            assert int(resources["runtime"]) == minutes(sized[rule]["runtime"]), rule
+            assert resources.get("slurm_partition") == partition, f"{rule}: {resources}"
         seen.add(rule)
-    assert seen >= GPU_RULES
+    assert seen >= GPU_RULES | set(sized), "the demo DAG runs every sized rule"

@@ -16,6 +16,8 @@ from report_fixtures import make_grid
 
 from dnatune.report import write_report
 
+pytestmark = pytest.mark.render
+
 
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory):

@@ -1,10 +1,12 @@
-"""The tiny workflow on a real Slurm cluster through profiles/slurm (+ the CI overlay).
+"""The tiny workflow on a real Slurm cluster, run as users type it: `--profile` names only
+the cluster's own profile (tests/profiles/slurm-ci: executor and partition), and the
+workflow's GPUs, memory and run time reach Slurm by themselves (rules, profiles/default).
 
 Needs the single-node cluster of `.ci/slurm.sh` (munge, slurmctld, slurmd, fake GPUs
 as gres). This test starts nothing itself: without the cluster it fails and says how
 to start it. Proves that the GPU steps are submitted with a GPU request (read back
-from `scontrol show job`), the CPU steps without one, and that the results equal those
-of a local run of the same config.
+from `scontrol show job`) and profiles/default's memory and time limit, the CPU steps
+without a GPU, and that the results equal those of a local run of the same config.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, snakemake_command, tiny_config, write_config
+from test_profiles import minutes
 
 pytestmark = pytest.mark.slurm
 
@@ -87,6 +91,18 @@ def step_name(job: dict[str, str]) -> str:
     return match.group(1)
 
 
+def slurm_minutes(limit: str) -> int:
+    """scontrol's TimeLimit ([D-]HH:MM:SS) in minutes."""
+    days, _, clock = limit.rpartition("-")
+    hours, mins, _ = (int(x) for x in clock.split(":"))
+    return int(days or 0) * 1440 + hours * 60 + mins
+
+
+def slurm_mb(memory: str) -> int:
+    """scontrol's MinMemoryNode (e.g. 32000M, 16G) in MB."""
+    return int(float(memory[:-1]) * {"M": 1, "G": 1024, "T": 1024**2}[memory[-1]])
+
+
 def metrics(workdir: Path) -> dict[str, dict]:
     files = sorted((workdir / "results" / "eval").rglob("metrics.json"))
     return {str(p.relative_to(workdir)): json.loads(p.read_text()) for p in files}
@@ -100,7 +116,6 @@ def slurm_run(cluster, tmp_path_factory):
         *("timeout", "-k", "20", str(TIMEOUT_S)),
         *snakemake_command(
             workdir,
-            *("--profile", str(ROOT / "profiles" / "slurm")),
             *("--profile", str(ROOT / "tests" / "profiles" / "slurm-ci")),
         ),
     ]
@@ -143,6 +158,20 @@ def test_gpu_steps_request_gpus_and_cpu_steps_do_not(slurm_run):
             else:
                 assert request == "", f"CPU step {step} asked for a GPU: {request}"
             assert job["JobState"] == "COMPLETED", f"{step} job {job['JobId']}: {job['JobState']}"
+
+
+def test_training_jobs_get_the_workflow_profiles_memory_and_time(slurm_run):
+    _, jobs = slurm_run
+    sized = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    checked = set()
+    for job in jobs.values():
+        step = step_name(job)
+        if step in GPU_RULES:
+            resources = sized["set-resources"][step]
+            assert slurm_minutes(job["TimeLimit"]) == minutes(resources["runtime"]), job
+            assert slurm_mb(job["MinMemoryNode"]) == int(resources["mem_mb"].split()[0]), job
+            checked.add(step)
+    assert checked == GPU_RULES
 
 
 def test_results_equal_a_local_run(slurm_run, request):

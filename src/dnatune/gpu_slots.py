@@ -131,7 +131,7 @@ def claim_gpus(
     if n > len(pool):
         raise GpuClaimError(
             f"a job asks for {n} GPUs but only {len(pool)} are visible ({','.join(pool)}); "
-            f"lower the rule's `gpu` resource (set-resources in the profile) to at most {len(pool)}"
+            f"set models.<name>.resources.gpu in the config to at most {len(pool)}"
         )
     if _cuda_already_initialised():
         raise GpuClaimError(

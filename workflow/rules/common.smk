@@ -331,8 +331,11 @@ def init_seed(wildcards):
 
 
 def model_gpus(wildcards):
-    """GPUs of a training job: models.<name>.resources.gpu, else 0 (profiles may set more)."""
-    return int(_model(wildcards).get("resources", {}).get("gpu", 0))
+    """GPUs of a training job: models.<name>.resources.gpu, else 1.
+
+    Only the training rules ask for GPUs; a machine without any runs them on CPU.
+    """
+    return int(_model(wildcards).get("resources", {}).get("gpu", 1))
 
 
 # ---------------------------------------------------------------- tasks stage
