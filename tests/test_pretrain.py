@@ -160,6 +160,7 @@ class InterruptAfterSave(TrainerCallback):
             raise Interrupt  # the checkpoint of this step is complete on disk
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("architecture", "tokenizer"),
     [("bert", CHAR), ("bert", KMER3), ("bert", KMER6_NONOVERLAP), ("gpt2", CHAR)],
