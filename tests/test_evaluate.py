@@ -11,6 +11,7 @@ import pytest
 from sklearn import metrics as skm
 
 from dnatune.evaluate import EvaluationInputError, evaluate_cell
+from dnatune.metrics import choose_threshold
 
 CONTRACT_KEYS = {
     "task",
@@ -158,3 +159,35 @@ def test_a_missing_history_is_a_clear_error(tmp_path):
     (cell / "history.json").unlink()
     with pytest.raises(EvaluationInputError, match=r"history.json: history.json is missing"):
         evaluate(cell, tmp_path / "metrics.json")
+
+
+@pytest.mark.parametrize("rule", ["max_mcc", "max_f1"])
+def test_threshold_is_chosen_on_the_validation_split_and_recorded(tmp_path, rule):
+    cell = write_cell(tmp_path / "cell", "binary")
+    result = evaluate(cell, tmp_path / "metrics.json", threshold_rule=rule)
+    frame = pd.read_parquet(cell / "predictions.parquet")
+    val, test = (frame[frame["split"] == s].sort_values("row") for s in ("val", "test"))
+    expected = choose_threshold(val["label"], val["score"], rule)
+    assert result["threshold"] == expected != 0.5 and result["threshold_rule"] == rule
+    pred = (test["score"] >= expected).astype(int)
+    assert result["metrics"]["mcc"]["value"] == pytest.approx(
+        skm.matthews_corrcoef(test["label"], pred)
+    )
+
+
+def test_fixed_threshold_is_recorded_and_other_types_have_none(tmp_path):
+    binary = evaluate(write_cell(tmp_path / "b", "binary"), tmp_path / "b.json")
+    assert (binary["threshold"], binary["threshold_rule"]) == (0.5, "fixed")
+    regression = evaluate(
+        write_cell(tmp_path / "r", "regression"), tmp_path / "r.json", threshold_rule="max_mcc"
+    )
+    assert (regression["threshold"], regression["threshold_rule"]) == (None, None)
+
+
+def test_validation_split_of_one_class_keeps_the_fixed_threshold(tmp_path):
+    cell = write_cell(tmp_path / "cell", "binary")
+    frame = pd.read_parquet(cell / "predictions.parquet")
+    frame.loc[frame["split"] == "val", "label"] = 1
+    frame.to_parquet(cell / "predictions.parquet", index=False)
+    result = evaluate(cell, tmp_path / "metrics.json", threshold_rule="max_mcc")
+    assert (result["threshold"], result["threshold_rule"]) == (0.5, "fixed")

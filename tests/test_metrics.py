@@ -122,3 +122,38 @@ def test_headline_metric_names_the_key_and_the_choices():
 def test_mismatched_shapes_are_a_clear_error():
     with pytest.raises(ValueError, match="multiclass metrics need 2-d scores"):
         metrics.compute_metrics("multiclass", [0, 1], [0.2, 0.8])
+
+
+@pytest.mark.parametrize(
+    ("rule", "score"), [("max_mcc", skm.matthews_corrcoef), ("max_f1", skm.f1_score)]
+)
+def test_chosen_threshold_maximises_its_metric_over_every_candidate(rule, score):
+    rng = np.random.default_rng(4)
+    labels = (rng.random(150) < 0.3).astype(int)
+    scores = 1 / (1 + np.exp(-(labels * 1.5 - 1.2 + rng.normal(0, 1, 150))))
+    threshold = metrics.choose_threshold(labels, scores, rule)
+    best = max(score(labels, (scores >= t).astype(int)) for t in np.unique(scores))
+    assert score(labels, (scores >= threshold).astype(int)) == pytest.approx(best)
+    assert threshold in scores  # a seen score, applied as score >= threshold
+
+
+def test_fixed_threshold_is_one_half_and_one_class_cannot_choose():
+    assert metrics.choose_threshold([0, 1], [0.2, 0.9], "fixed") == 0.5
+    with pytest.raises(ValueError, match="one class"):
+        metrics.choose_threshold([1, 1, 1], [0.2, 0.7, 0.9], "max_mcc")
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        metrics.choose_threshold([0, 1], [0.2, 0.9], "youden")
+
+
+def test_threshold_moves_the_threshold_metrics_and_not_the_ranking_ones():
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 2, 80)
+    scores = np.clip(0.3 * labels + 0.5 * rng.random(80), 0, 1)
+    low = metrics.compute_metrics("binary", labels, scores, threshold=0.3)
+    assert low["mcc"] == pytest.approx(skm.matthews_corrcoef(labels, scores >= 0.3))
+    assert low["auroc"] == metrics.compute_metrics("binary", labels, scores)["auroc"]
+    idx = rng.integers(0, 80, (5, 80))
+    batched = metrics.batched_metrics("binary", labels[idx], scores[idx], threshold=0.3)
+    for b in range(5):
+        one = metrics.compute_metrics("binary", labels[idx[b]], scores[idx[b]], threshold=0.3)
+        assert batched["mcc"][b] == pytest.approx(one["mcc"])

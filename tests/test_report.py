@@ -109,6 +109,20 @@ def test_each_task_has_its_section_verdicts_and_figures(built):
         assert html.escape(verdict) in page
 
 
+def test_glance_says_how_verdicts_are_corrected_and_which_threshold_was_used(built):
+    grid, _, page, transfer, _ = built
+    glance = page.split('id="glance"')[1].split("</section>")[0]
+    assert f"all {len(transfer)} comparisons (Benjamini-Hochberg" in " ".join(glance.split())
+    for row in transfer.itertuples():
+        assert f'<li class="{row.evidence}">' in glance
+        assert f"FDR q={row.q_value:.2g}" in row.verdict
+    promoter = page.split('id="task-promoter"')[1].split("</section>")[0]
+    family = page.split('id="task-family"')[1].split("</section>")[0]
+    assert "decision threshold: 0.5 (fixed)" in promoter
+    assert "<li>decision threshold" not in family  # arg-max, no threshold
+    assert "<th>q (FDR)</th>" in promoter and "<th>flags</th>" in promoter
+
+
 def test_metric_table_shows_mean_and_sd_across_seeds(built):
     grid, summary, page, _, _ = built
     for task, spec in grid.tasks.items():

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import make_grid
+from report_fixtures import TASKS, make_grid
 
 from dnatune.report_inputs import ReportInputError, cell_key_from_path
-from dnatune.stats import StatsPaths, read_tasks, write_stats
+from dnatune.stats import StatsPaths, read_cells, read_confusion, read_tasks, write_stats
 from dnatune.summary import collect_summary
 from dnatune.transfer import transfer_gains, write_transfer
 
@@ -96,7 +98,7 @@ def test_extra_prediction_columns_are_ignored(grid, tmp_path):
         frame.to_parquet(path)
     out = StatsPaths.in_dir(tmp_path)
     write_stats(grid.summary_tsv, grid.metrics, grid.predictions, out, n_boot=150)
-    for name in ("transfer", "tasks", "confusion"):
+    for name in ("transfer", "tasks", "confusion", "cells"):
         assert getattr(out, name).read_bytes() == getattr(grid.stats, name).read_bytes(), name
     pd.testing.assert_frame_equal(pd.read_parquet(out.curves), pd.read_parquet(grid.stats.curves))
 
@@ -107,3 +109,37 @@ def test_predictions_of_a_task_without_metrics_are_an_error(grid, tmp_path):
         write_stats(
             grid.summary_tsv, other, grid.predictions, StatsPaths.in_dir(tmp_path), n_boot=10
         )
+
+
+def test_cells_table_flags_each_cell_with_its_threshold(grid):
+    cells = read_cells(grid.stats.cells)
+    assert len(cells) == len(list(grid.cells()))
+    binary = cells[cells["task"] == "promoter"]
+    assert binary["threshold"].eq(0.5).all() and binary["skill_metric"].eq("auroc").all()
+    assert cells[cells["task"] == "family"]["threshold"].isna().all()
+    # the fixture's models all learned something: nothing is one class
+    assert not cells["one_class"].any()
+    assert (cells["degenerate"] == (cells["one_class"] | cells["at_chance"])).all()
+    tasks = read_tasks(grid.stats.tasks).set_index("task")
+    assert tasks.loc["promoter", "threshold_rule"] == "fixed"
+    assert pd.isna(tasks.loc["family", "threshold_rule"])
+
+
+def test_the_threshold_each_cell_was_evaluated_with_is_the_one_the_stats_use(tmp_path):
+    one = {"promoter": TASKS["promoter"]}
+    grid = make_grid(tmp_path, tasks=one, seeds=(0,), n_test=60)
+    for path in grid.metrics:
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps(data | {"threshold": 0.9, "threshold_rule": "max_mcc"}))
+    grid.write_summary_and_stats(n_boot=20)
+    cells = read_cells(grid.stats.cells)
+    assert cells["threshold"].eq(0.9).all()
+    assert read_tasks(grid.stats.tasks).loc[0, "threshold_rule"] == "max_mcc"
+    counts = read_confusion(grid.stats.confusion)
+    for path in grid.predictions:
+        test = pd.read_parquet(path).query("split == 'test'")
+        key = cell_key_from_path(path)
+        cell = counts[
+            (counts["variant"] == key.variant) & (counts["label_fraction"] == key.label_fraction)
+        ]
+        assert cell[cell["predicted"] == 1]["count"].sum() == (test["score"] >= 0.9).sum()

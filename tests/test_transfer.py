@@ -132,7 +132,7 @@ def test_pairing_detects_a_small_consistent_gain_that_unpaired_intervals_miss():
     assert 2 * half_width > row.gain
 
 
-def test_seeds_that_disagree_make_the_verdict_inconclusive():
+def test_seeds_that_disagree_give_no_evidence_and_say_so():
     base = _binary_base(n=300)
     cells = {}
     for seed in range(4):
@@ -142,8 +142,9 @@ def test_seeds_that_disagree_make_the_verdict_inconclusive():
         )
     row = _compare(cells).iloc[0]
     assert row.seeds_better == 3 and row.ci_low > 0
-    assert row.evidence == "inconclusive"
-    assert row.verdict.startswith("inconclusive, seeds disagree on pretraining")
+    assert row.evidence == "none"
+    assert row.verdict.startswith("no evidence of a difference from pretraining")
+    assert "seeds disagree" in row.verdict
 
 
 def test_lower_is_better_metric_counts_a_drop_as_help():
@@ -203,7 +204,7 @@ def test_without_predictions_the_interval_is_a_t_interval_over_seeds():
     assert (row.ci_low, row.ci_high) == pytest.approx((lo, hi))
     assert row.ci_method == "t interval over seeds" and row.evidence == "helps"
     one_seed = transfer_gains(summary[summary["seed"] == 0], {"t": "mcc"}, {"t": "binary"})
-    assert one_seed.iloc[0].evidence == "insufficient"
+    assert one_seed.iloc[0].evidence == "none"
     assert "add seeds" in one_seed.iloc[0].verdict
 
 

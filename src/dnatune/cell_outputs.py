@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnatune.metrics import THRESHOLD
+
 
 def read_json(path: str | Path, what: str, error: type[Exception]) -> dict:
     path = Path(path)
@@ -35,6 +37,7 @@ class Predictions:
     rows: np.ndarray
     labels: np.ndarray
     scores: np.ndarray  # (n,) for binary / regression, (n, C) for multiclass / multilabel
+    threshold: float = THRESHOLD  # binary decision threshold the cell was evaluated with
 
 
 def read_predictions(

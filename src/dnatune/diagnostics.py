@@ -5,7 +5,7 @@
   positives, which is what random guessing reaches on the PR curve;
 * confusion counts of binary and multiclass cells: the full classes x classes
   matrix per cell (zeros kept), predicted classes made as the evaluation stage
-  makes them (threshold or arg-max), so per-cell degenerate predictions stay visible.
+  makes them (the cell's threshold or arg-max), so per-cell degenerate predictions stay visible.
 """
 
 from __future__ import annotations
@@ -59,10 +59,12 @@ def _curve(name: str, x: np.ndarray, y: np.ndarray, area: float) -> pd.DataFrame
     return pd.DataFrame({"curve": name, "area": float(area), "x": x, "y": y})
 
 
-def predicted_classes(task_type: str, scores: np.ndarray) -> np.ndarray:
+def predicted_classes(
+    task_type: str, scores: np.ndarray, threshold: float = THRESHOLD
+) -> np.ndarray:
     """Predicted class as the evaluation stage makes it (threshold or arg-max)."""
     if task_type == "binary":
-        return (scores >= THRESHOLD).astype(np.int64)
+        return (scores >= threshold).astype(np.int64)
     return scores.argmax(axis=1)
 
 
@@ -71,7 +73,7 @@ def confusion_counts(key: CellKey, predictions: Predictions, task_type: str) -> 
     n_classes = 2 if task_type == "binary" else predictions.scores.shape[1]
     counts = confusion_matrix(
         predictions.labels,
-        predicted_classes(task_type, predictions.scores),
+        predicted_classes(task_type, predictions.scores, predictions.threshold),
         labels=range(n_classes),
     )
     true, predicted = np.indices(counts.shape)

@@ -1,7 +1,10 @@
 """One cell's test metrics: predictions.parquet (+ history.json) -> metrics.json.
 
 The test split's predictions are scored once with every metric of the task type,
-each with a bootstrap confidence interval over test examples.
+each with a bootstrap confidence interval over test examples. A binary task's
+decision threshold is 0.5 or, with `threshold_rule` max_mcc / max_f1, the one that
+maximises that metric on the cell's validation predictions (never on the test set);
+metrics.json records the threshold and the rule applied.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def evaluate_cell(
     bootstrap: int = 1000,
     confidence: float = 0.95,
     bootstrap_seed: int = 0,
+    threshold_rule: str = "fixed",
 ) -> dict:
     """Score the test predictions of one grid cell and write metrics.json atomically."""
     meta = read_json(meta_path, "task meta.json", EvaluationInputError)
@@ -48,6 +52,7 @@ def evaluate_cell(
     headline = metrics.headline_metric(task_type, metric, where=f"tasks.{task}.metric")
     history = read_json(history_path, "history.json", EvaluationInputError)
     test = read_predictions(predictions_path, task_type, EvaluationInputError)
+    threshold, threshold_rule = decision_threshold(predictions_path, task_type, threshold_rule)
     values = metrics.metrics_with_ci(
         task_type,
         test.labels,
@@ -55,6 +60,7 @@ def evaluate_cell(
         n_resamples=bootstrap,
         confidence=confidence,
         seed=bootstrap_seed,
+        threshold=threshold if threshold is not None else metrics.THRESHOLD,
     )
     result = {
         "task": task,
@@ -70,6 +76,8 @@ def evaluate_cell(
         "n_train": history.get("n_train"),
         "method": history.get("method"),
         "headline": headline,
+        "threshold": threshold,
+        "threshold_rule": threshold_rule,
         "confidence": confidence,
         "bootstrap": bootstrap,
         "metrics": values,
@@ -91,6 +99,26 @@ def evaluate_cell(
         len(test.labels),
     )
     return result
+
+
+def decision_threshold(
+    predictions_path: str | Path, task_type: str, rule: str
+) -> tuple[float | None, str | None]:
+    """(threshold, rule applied) of a binary cell; (None, None) for other task types."""
+    if task_type != "binary":
+        return None, None
+    if rule == "fixed":
+        return metrics.THRESHOLD, rule
+    val = read_predictions(predictions_path, task_type, EvaluationInputError, split="val")
+    try:
+        threshold = metrics.choose_threshold(val.labels, val.scores, rule)
+    except ValueError as err:
+        logger.warning("%s: %s; the threshold stays at 0.5", predictions_path, err)
+        return metrics.THRESHOLD, "fixed"
+    logger.info(
+        "decision threshold %.4f (%s on %d validation examples)", threshold, rule, len(val.labels)
+    )
+    return threshold, rule
 
 
 def _fmt(value) -> str:

@@ -31,7 +31,8 @@ DEFAULT_HEADLINE = {
     "regression": "pearson",
 }
 LOWER_IS_BETTER = frozenset({"mse", "mae"})
-THRESHOLD = 0.5
+THRESHOLD = 0.5  # the fixed decision threshold of binary and multilabel scores
+THRESHOLD_RULES = ("fixed", "max_mcc", "max_f1")
 
 
 def headline_metric(task_type: str, metric: str | None = None, where: str = "metric") -> str:
@@ -52,11 +53,16 @@ def greater_is_better(metric: str) -> bool:
     return metric not in LOWER_IS_BETTER
 
 
-def compute_metrics(task_type: str, labels, scores) -> dict[str, float]:
-    """Point estimates with scikit-learn (and scipy for the correlations)."""
+def compute_metrics(
+    task_type: str, labels, scores, threshold: float = THRESHOLD
+) -> dict[str, float]:
+    """Point estimates with scikit-learn (and scipy for the correlations).
+
+    `threshold` is the binary decision threshold (score >= threshold is class 1).
+    """
     labels, scores = _as_arrays(task_type, labels, scores)
     if task_type == "binary":
-        pred = (scores >= THRESHOLD).astype(int)
+        pred = (scores >= threshold).astype(int)
         return {
             "accuracy": skm.accuracy_score(labels, pred),
             "f1": skm.f1_score(labels, pred, zero_division=0),
@@ -101,11 +107,14 @@ def metrics_with_ci(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    threshold: float = THRESHOLD,
 ) -> dict[str, dict[str, float | None]]:
     """{name: {"value", "ci_low", "ci_high"}}; CIs are bootstrap percentiles over examples."""
-    point = compute_metrics(task_type, labels, scores)
+    point = compute_metrics(task_type, labels, scores, threshold)
     if n_resamples > 0:
-        intervals = bootstrap_ci(task_type, labels, scores, n_resamples, confidence, seed)
+        intervals = bootstrap_ci(
+            task_type, labels, scores, n_resamples, confidence, seed, threshold
+        )
     else:
         intervals = {name: (float("nan"), float("nan")) for name in point}
     return {
@@ -125,9 +134,10 @@ def bootstrap_ci(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    threshold: float = THRESHOLD,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals; resamples where a metric is undefined are skipped."""
-    values = bootstrap_values(task_type, labels, scores, n_resamples, seed)
+    values = bootstrap_values(task_type, labels, scores, n_resamples, seed, threshold)
     alpha = (1.0 - confidence) / 2.0
     out = {}
     for name, samples in values.items():
@@ -141,7 +151,7 @@ def bootstrap_ci(
 
 
 def bootstrap_values(
-    task_type: str, labels, scores, n_resamples: int, seed: int = 0
+    task_type: str, labels, scores, n_resamples: int, seed: int = 0, threshold: float = THRESHOLD
 ) -> dict[str, np.ndarray]:
     """Every metric on `n_resamples` resamples of the examples (with replacement)."""
     labels, scores = _as_arrays(task_type, labels, scores)
@@ -152,17 +162,18 @@ def bootstrap_values(
     parts: dict[str, list[np.ndarray]] = {name: [] for name in METRICS[task_type]}
     for start in range(0, n_resamples, chunk):
         idx = rng.integers(0, n, size=(min(chunk, n_resamples - start), n))
-        for name, value in batched_metrics(task_type, labels[idx], scores[idx]).items():
+        batch = batched_metrics(task_type, labels[idx], scores[idx], threshold)
+        for name, value in batch.items():
             parts[name].append(value)
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 
 def batched_metrics(
-    task_type: str, labels: np.ndarray, scores: np.ndarray
+    task_type: str, labels: np.ndarray, scores: np.ndarray, threshold: float = THRESHOLD
 ) -> dict[str, np.ndarray]:
     """The metrics of compute_metrics, vectorised over a leading resample axis."""
     if task_type == "binary":
-        return _binary_batched(labels.astype(bool), scores)
+        return _binary_batched(labels.astype(bool), scores, threshold)
     if task_type == "multiclass":
         return _multiclass_batched(labels, scores)
     if task_type == "multilabel":
@@ -170,12 +181,40 @@ def batched_metrics(
     return _regression_batched(labels.astype(float), scores.astype(float))
 
 
+def choose_threshold(labels, scores, rule: str) -> float:
+    """The binary decision threshold `rule` picks on (validation) predictions.
+
+    "fixed" is 0.5; "max_mcc" / "max_f1" take the score, among those seen, at which
+    predicting class 1 for score >= threshold maximises MCC / F1 (the first, i.e. the
+    highest, on ties). Raises ValueError when the predictions hold one class only.
+    """
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"unknown threshold rule '{rule}'; use one of {THRESHOLD_RULES}")
+    if rule == "fixed":
+        return THRESHOLD
+    labels, scores = _as_arrays("binary", labels, scores)
+    if len(np.unique(labels)) < 2:
+        raise ValueError("a threshold cannot be chosen on predictions of one class")
+    # every distinct score is a candidate; roc_curve counts the positives above each
+    fpr, tpr, thresholds = skm.roc_curve(labels, scores, drop_intermediate=False)
+    pos = labels.sum()
+    neg = len(labels) - pos
+    tp, fp = tpr * pos, fpr * neg
+    fn, tn = pos - tp, neg - fp
+    if rule == "max_f1":
+        value = _ratio(2 * tp, 2 * tp + fp + fn)
+    else:
+        value = _ratio(tp * tn - fp * fn, np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    value = np.where(np.isfinite(thresholds), value, -np.inf)  # roc_curve starts at +inf
+    return float(thresholds[int(np.argmax(value))])
+
+
 # ---------------------------------------------------------------- vectorised formulas
 
 
-def _binary_batched(y: np.ndarray, s: np.ndarray) -> dict[str, np.ndarray]:
+def _binary_batched(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
     n = y.shape[1]
-    pred = s >= THRESHOLD
+    pred = s >= threshold
     tp = (y & pred).sum(1).astype(float)
     fp = (~y & pred).sum(1).astype(float)
     fn = (y & ~pred).sum(1).astype(float)

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from dnatune.metrics import greater_is_better  # noqa: E402
-from dnatune.transfer import display_name  # noqa: E402
+from dnatune.verdicts import display_name  # noqa: E402
 
 VARIANT_COLOURS = {"scratch": "#E69F00", "pretrained": "#0072B2", "continued": "#009E73"}
 VARIANT_LABELS = {

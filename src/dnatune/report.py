@@ -23,8 +23,9 @@ from dnatune.report_inputs import CellKey, cell_key_from_path, long_sequences, r
 from dnatune.report_inputs import read_json as read_input_json
 from dnatune.report_overview import config_hash, overview
 from dnatune.report_tasks import ReportData, task_order, task_section
-from dnatune.stats import StatsPaths, read_confusion, read_tasks, read_transfer
+from dnatune.stats import StatsPaths, read_cells, read_confusion, read_tasks, read_transfer
 from dnatune.summary import read_summary
+from dnatune.verdicts import detectable_factor
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def read_report_data(inputs: ReportInputs) -> ReportData:
         transfer=read_transfer(inputs.stats.transfer),
         curves=pd.read_parquet(inputs.stats.curves),
         confusion=read_confusion(inputs.stats.confusion),
+        cells=read_cells(inputs.stats.cells),
         histories=histories,
         long_sequences=long_sequences(histories),
         task_meta=task_meta,
@@ -104,6 +106,9 @@ def build_report(
             overview=overview(inputs, config, figures),
             sections=[task_section(t, data, figures) for t in tasks],
             level=f"{confidence * 100:g}%",
+            alpha=f"{1 - confidence:.2g}",
+            n_comparisons=int(data.transfer["q_value"].notna().sum()),
+            detect_factor=f"{detectable_factor(confidence):.2f}",
             n_boot=n_boot,
         )
     )

@@ -18,7 +18,7 @@ from dnatune.metrics import greater_is_better
 from dnatune.report_format import DASH, Figure, Figures, Styled, fmt, fmt_int, fmt_p
 from dnatune.report_inputs import CellKey
 from dnatune.summary import VARIANT_ORDER
-from dnatune.transfer import display_name
+from dnatune.verdicts import display_name
 
 
 @dataclass
@@ -30,6 +30,7 @@ class ReportData:
     transfer: pd.DataFrame
     curves: pd.DataFrame
     confusion: pd.DataFrame
+    cells: pd.DataFrame  # stats cells.tsv: threshold and degenerate flags per cell
     histories: dict[CellKey, dict]
     long_sequences: dict[tuple[str, str], dict]
     task_meta: dict[str, dict]
@@ -52,7 +53,7 @@ class TaskSection:
     metric: str  # display name of the headline metric
     higher_is_better: bool
     n_test: str
-    facts: dict[str, str]  # counts, classes, split: '' when the meta.json has none
+    facts: dict[str, str]  # counts, classes, split, threshold: '' when unknown
     long_sequences: list[LongSequences]
     warnings: list[str]
     verdicts: list[dict]  # the task's transfer.tsv rows: model, evidence, verdict, ...
@@ -85,7 +86,8 @@ def task_section(task: str, data: ReportData, figures: Figures) -> TaskSection:
         metric=name,
         higher_is_better=greater_is_better(metric),
         n_test=fmt_int(info["n_test"]),
-        facts=task_facts(meta),
+        facts=task_facts(meta)
+        | {"threshold": threshold_fact(info, data.cells[data.cells["task"] == task])},
         long_sequences=[
             long_sequence_fact(model, counts)
             for (of_task, model), counts in sorted(data.long_sequences.items())
@@ -119,6 +121,29 @@ def task_facts(meta: dict) -> dict[str, str]:
     }
 
 
+def threshold_fact(info: pd.Series, cells: pd.DataFrame) -> str:
+    """How a binary task's decision threshold was set, with the range the cells used."""
+    rule = info.get("threshold_rule")
+    if info["type"] != "binary" or not isinstance(rule, str):
+        return ""
+    if rule == "fixed":
+        return "0.5 (fixed)"
+    used = cells["threshold"].dropna()
+    span = f"{used.min():.2f} to {used.max():.2f}" if len(used) else DASH
+    return f"chosen per run on the validation split to maximise {rule[4:].upper()} ({span})"
+
+
+def degenerate_flags(cells: pd.DataFrame) -> str:
+    """'one class 2 of 3 seeds, at chance 1 of 3' for one model x variant x fraction."""
+    n = len(cells)
+    parts = [
+        f"{label} {int(cells[column].sum())} of {n}"
+        for column, label in (("one_class", "one class"), ("at_chance", "at chance"))
+        if n and cells[column].any()
+    ]
+    return ", ".join(parts) or DASH
+
+
 def long_sequence_fact(model: str, counts: dict) -> LongSequences:
     """How fine-tuning fitted one model's over-long sequences (history.json's counts)."""
     per_split = ", ".join(f"{s} {fmt_int(n)}" for s, n in counts["long"].items())
@@ -143,11 +168,25 @@ def transfer_rows(transfer: pd.DataFrame) -> list[list]:
             f"{fmt(r.ci_low)} to {fmt(r.ci_high)}",
             fmt_p(r.p_bootstrap),
             fmt_p(r.p_ttest),
+            fmt_p(r.q_value),
             f"{r.seeds_better} of {r.n_seeds}",
+            ranking_gain(r),
+            DASH if math.isnan(r.detectable_gain) else f"±{r.detectable_gain:.3f}",
+            f"{r.degenerate_variant} / {r.degenerate_scratch} of {r.n_seeds}",
             Styled(r.evidence, "evidence"),
         ]
         for r in transfer.itertuples()
     ]
+
+
+def ranking_gain(r) -> str:
+    """'AUROC +0.012 (-0.02 to 0.04)' or a dash when the headline needs no threshold."""
+    if not isinstance(r.ranking_metric, str):
+        return DASH
+    return (
+        f"{display_name(r.ranking_metric)} {r.ranking_gain:+.3f} "
+        f"({fmt(r.ranking_ci_low)} to {fmt(r.ranking_ci_high)})"
+    )
 
 
 def other_metrics(data: ReportData, task: str) -> list[str]:
@@ -170,6 +209,12 @@ def metric_rows(data: ReportData, task: str) -> list[list]:
     for model, variant, fraction in ordered:
         group = groups.get_group((model, variant, fraction))
         cells = [mean_sd(group[group["metric"] == m]["value"]) for m in names]
+        flags = data.cells[
+            (data.cells["task"] == task)
+            & (data.cells["model"] == model)
+            & (data.cells["variant"] == variant)
+            & (data.cells["label_fraction"] == fraction)
+        ]
         head = group[group["metric"] == metric]
         best = [
             h.get("best_step")
@@ -187,6 +232,7 @@ def metric_rows(data: ReportData, task: str) -> list[list]:
                 *cells[1:],
                 fmt(group.drop_duplicates("seed")["train_seconds"].mean(), 1),
                 fmt(float(pd.Series(best, dtype=float).mean()), 0) if best else DASH,
+                degenerate_flags(flags),
             ]
         )
     return out

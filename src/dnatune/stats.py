@@ -4,8 +4,10 @@ The report only renders; everything scored from raw predictions is computed here
 once, into results/stats/:
 
 * transfer.tsv: transfer gain of each pre-trained variant over scratch, with its
-  CI and paired tests (dnatune.transfer);
-* tasks.tsv: per task its type, headline metric and test-set size;
+  CI, paired tests, ranking-metric gain, FDR q-value, detectable gain and verdict
+  (dnatune.transfer, dnatune.verdicts);
+* cells.tsv: per cell its decision threshold and degenerate flags (dnatune.degenerate);
+* tasks.tsv: per task its type, headline metric, test-set size and threshold rule;
 * curves.parquet: ROC and precision-recall points of binary cells;
 * confusion.tsv: confusion counts of classification cells (dnatune.diagnostics).
 
@@ -23,7 +25,9 @@ import pandas as pd
 
 from dnatune.atomic import atomic_path
 from dnatune.cell_outputs import Predictions
+from dnatune.degenerate import cell_flags
 from dnatune.diagnostics import diagnostic_tables
+from dnatune.metrics import THRESHOLD
 from dnatune.report_inputs import (
     CellKey,
     ReportInputError,
@@ -36,7 +40,7 @@ from dnatune.transfer import transfer_gains, write_transfer
 
 logger = logging.getLogger(__name__)
 
-TASK_COLUMNS = ["task", "type", "headline", "n_test"]
+TASK_COLUMNS = ["task", "type", "headline", "n_test", "threshold_rule"]
 
 
 @dataclass
@@ -47,20 +51,28 @@ class StatsPaths:
     tasks: str | Path
     curves: str | Path
     confusion: str | Path
+    cells: str | Path
 
     @classmethod
     def in_dir(cls, directory: str | Path) -> StatsPaths:
         d = Path(directory)
-        return cls(d / "transfer.tsv", d / "tasks.tsv", d / "curves.parquet", d / "confusion.tsv")
+        return cls(
+            d / "transfer.tsv",
+            d / "tasks.tsv",
+            d / "curves.parquet",
+            d / "confusion.tsv",
+            d / "cells.tsv",
+        )
 
 
-def task_table(metrics_paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Type, headline metric and test size per task, from its first cell's metrics.json."""
+def task_table(records: Iterable[dict]) -> pd.DataFrame:
+    """Type, headline metric, test size and threshold rule per task, from its first cell."""
     seen = {}
-    for path in metrics_paths:
-        data = read_metrics(path)
+    for data in records:
+        rule = data.get("threshold_rule", "fixed") if data["type"] == "binary" else None
         seen.setdefault(
-            data["task"], [data["task"], data["type"], data["headline"], data.get("n_test")]
+            data["task"],
+            [data["task"], data["type"], data["headline"], data.get("n_test"), rule],
         )
     table = pd.DataFrame(list(seen.values()), columns=TASK_COLUMNS)
     table["n_test"] = table["n_test"].astype("Int64")
@@ -68,7 +80,9 @@ def task_table(metrics_paths: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def read_tasks(path: str | Path) -> pd.DataFrame:
-    table = pd.read_csv(path, sep="\t", dtype={"task": str, "type": str, "headline": str})
+    table = pd.read_csv(
+        path, sep="\t", dtype={"task": str, "type": str, "headline": str, "threshold_rule": str}
+    )
     missing = [c for c in TASK_COLUMNS if c not in table.columns]
     if missing:
         raise ReportInputError(
@@ -89,10 +103,16 @@ def read_confusion(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype=CELL_TEXT)
 
 
+def read_cells(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype={**CELL_TEXT, "skill_metric": str})
+
+
 def read_cell_predictions(
-    prediction_paths: Iterable[str | Path], task_types: dict[str, str]
+    prediction_paths: Iterable[str | Path],
+    task_types: dict[str, str],
+    thresholds: dict[CellKey, float],
 ) -> dict[CellKey, Predictions]:
-    """Test predictions of every cell, read once for all the statistics."""
+    """Test predictions of every cell with the threshold it was evaluated with, read once."""
     predictions = {}
     for path in prediction_paths:
         key = cell_key_from_path(path)
@@ -102,6 +122,7 @@ def read_cell_predictions(
                 "rerun its evaluation"
             )
         predictions[key] = read_test_predictions(path, task_types[key.task])
+        predictions[key].threshold = thresholds.get(key, THRESHOLD)
     return predictions
 
 
@@ -115,17 +136,24 @@ def write_stats(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Write every table of the stage; returns the transfer table."""
-    tasks = task_table(metrics_paths)
+    records = [read_metrics(p) for p in metrics_paths]
+    tasks = task_table(records)
     types = dict(zip(tasks["task"], tasks["type"], strict=True))
-    predictions = read_cell_predictions(prediction_paths, types)
+    thresholds = {
+        CellKey.of_metrics(r): r["threshold"] for r in records if r.get("threshold") is not None
+    }
+    predictions = read_cell_predictions(prediction_paths, types, thresholds)
+    summary = read_summary(summary_tsv)
+    cells = cell_flags(summary, types, predictions)
     transfer = transfer_gains(
-        read_summary(summary_tsv),
+        summary,
         dict(zip(tasks["task"], tasks["headline"], strict=True)),
         types,
         predictions,
         n_boot=n_boot,
         confidence=confidence,
         seed=seed,
+        cells=cells,
     )
     curves, confusion = diagnostic_tables(predictions, types)
     write_transfer(transfer, out.transfer)
@@ -135,6 +163,8 @@ def write_stats(
         curves.to_parquet(tmp, index=False)
     with atomic_path(out.confusion) as tmp:
         confusion.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(out.cells) as tmp:
+        cells.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
     logger.info(
         "stats: %d task(s), %d comparison(s), %d cell(s) with predictions -> %s",
         len(tasks),

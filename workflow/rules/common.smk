@@ -455,6 +455,7 @@ STATS_TRANSFER = f"{STATS_DIR}/transfer.tsv"
 STATS_TASKS = f"{STATS_DIR}/tasks.tsv"
 STATS_CURVES = f"{STATS_DIR}/curves.parquet"
 STATS_CONFUSION = f"{STATS_DIR}/confusion.tsv"
+STATS_CELLS = f"{STATS_DIR}/cells.tsv"
 BENCHMARK_DIR = "benchmarks/results"
 
 

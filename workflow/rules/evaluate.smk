@@ -19,5 +19,6 @@ rule evaluate:
         bootstrap=config["evaluate"]["bootstrap"],
         confidence=config["evaluate"]["confidence"],
         seed=config["evaluate"]["seed"],
+        threshold=config["evaluate"]["threshold"],
     script:
         "../scripts/evaluate.py"

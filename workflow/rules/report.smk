@@ -30,6 +30,7 @@ rule report:
         tasks=STATS_TASKS,
         curves=STATS_CURVES,
         confusion=STATS_CONFUSION,
+        cells=STATS_CELLS,
         histories=report_histories,
         manifests=report_manifests,
         windows=report_windows,

@@ -17,6 +17,7 @@ rule stats:
         tasks=STATS_TASKS,
         curves=STATS_CURVES,
         confusion=STATS_CONFUSION,
+        cells=STATS_CELLS,
     log:
         "logs/stats/stats.log",
     benchmark:

@@ -18,4 +18,5 @@ evaluate_cell(
     bootstrap=snakemake.params.bootstrap,
     confidence=snakemake.params.confidence,
     bootstrap_seed=snakemake.params.seed,
+    threshold_rule=snakemake.params.threshold,
 )

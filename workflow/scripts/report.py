@@ -9,7 +9,9 @@ inputs = snakemake.input
 write_report(
     ReportInputs(
         summary_tsv=inputs.summary,
-        stats=StatsPaths(inputs.transfer, inputs.tasks, inputs.curves, inputs.confusion),
+        stats=StatsPaths(
+            inputs.transfer, inputs.tasks, inputs.curves, inputs.confusion, inputs.cells
+        ),
         histories=list(inputs.histories),
         manifests=list(inputs.manifests),
         windows=list(inputs.windows),

@@ -9,7 +9,7 @@ write_stats(
     snakemake.input.summary,
     list(snakemake.input.metrics),
     list(snakemake.input.predictions),
-    StatsPaths(out.transfer, out.tasks, out.curves, out.confusion),
+    StatsPaths(out.transfer, out.tasks, out.curves, out.confusion, out.cells),
     n_boot=snakemake.params.bootstrap,
     confidence=snakemake.params.confidence,
     seed=snakemake.params.seed,
