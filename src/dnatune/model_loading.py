@@ -68,8 +68,9 @@ def load_model(
         from transformers import AutoConfig
 
         config = AutoConfig.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
+    # None where transformers resolves the class itself (native, or named in the auto_map)
     own_class = own_head_class(auto_class, model_dir, config, trust_remote_code)
-    model_class = own_class or auto_class  # None: transformers resolves it (native, auto_map)
+    model_class = own_class or auto_class
     remote = {} if own_class else {"trust_remote_code": trust_remote_code}
 
     def build():
