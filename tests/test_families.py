@@ -264,35 +264,21 @@ def test_rc_average_scores_a_sequence_and_its_reverse_complement(tmp_path):
 
 # ---------------------------------------------------------------- remote families
 
-# the remote-code fixtures (tests/remote_models) under their real family's module name
+# the remote-code fixtures (tests/remote_models), their modules named as the real families'
 REMOTE = {
-    "dnabert2": ("bert_layers", ("classifier.", "bert.pooler."), {"Wqkv"}),
-    "gena": ("modeling_bert", ("classifier.",), {"query", "value"}),
-    "nt2": ("modeling_esm", ("classifier.",), {"query", "value"}),
-    "hyenadna": ("hyena_like", ("score.",), {"in_proj", "out_proj"}),  # known by model_type
+    "dnabert2": (("classifier.", "bert.pooler."), {"Wqkv"}),  # bert_layers
+    "gena": (("classifier.", "bert.pooler."), {"query", "value"}),  # modeling_bert
+    "nt2": (("classifier.",), {"query", "value"}),  # modeling_esm
+    "hyenadna": (("score.",), {"in_proj", "out_proj"}),  # known by model_type
 }
-
-
-def as_hub_module(directory: Path, module: str) -> Path:
-    """Rename a fixture's modelling module to `module`, as the real family's repository names it."""
-    config_path = directory / "config.json"
-    config = json.loads(config_path.read_text())
-    old = {ref.rsplit(".", 1)[0] for ref in config["auto_map"].values()}
-    for name in old - {module}:
-        (directory / f"{name}.py").rename(directory / f"{module}.py")
-    config["auto_map"] = {
-        k: f"{module}.{v.rsplit('.', 1)[1]}" for k, v in config["auto_map"].items()
-    }
-    config_path.write_text(json.dumps(config))
-    return directory
 
 
 @pytest.mark.parametrize("pattern", list(REMOTE))
 def test_remote_families_get_their_head_lora_targets_and_pooling(tmp_path, pattern):
     from remote_models import make_remote_model
 
-    module, head, targets = REMOTE[pattern]
-    source = as_hub_module(make_remote_model(pattern, tmp_path / "hub"), module)
+    head, targets = REMOTE[pattern]
+    source = make_remote_model(pattern, tmp_path / "hub")
     base = fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True)
 
     def load(pooling):

@@ -11,10 +11,14 @@ import pandas as pd
 import pytest
 import torch
 from model_fixtures import make_corpus, pretrain_args
-from remote_models import make_remote_model
-from safetensors.torch import load_file
+from remote_models import PATTERNS, make_remote_model
+from safetensors.torch import load_file, save_file
 from test_finetune import make_task, run_cell
-from transformers import AutoModelForMaskedLM
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+)
 
 from dnatune import pretrain
 from dnatune.corpus import build_workflow_tokenizer
@@ -22,6 +26,7 @@ from dnatune.fetch_check import missing_package_message
 from dnatune.model_loading import can_mask_padding, load_model, unpadded_batches
 from dnatune.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
 
+PROBLEM = "single_label_classification"
 LORA_TARGETS = {
     "dnabert2": ["Wqkv"],
     "hyenadna": ["in_proj", "out_proj"],
@@ -34,6 +39,18 @@ def fetched(tmp_path, pattern: str):
     """The pattern's model as fetch_model leaves it: copied, each head proved to work."""
     source = make_remote_model(pattern, tmp_path / "source")
     return fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True)
+
+
+def without_class(source, module: str, class_name: str):
+    """`source`'s remote code with `class_name` removed from `module`, as a repository without it."""
+    with (source / f"{module}.py").open("a") as code:
+        code.write(f"\ndel {class_name}\n")
+    return source
+
+
+def own_class(model) -> str:
+    """'module.Class' of a model, the module named as in the repository ('modeling_bert')."""
+    return f"{type(model).__module__.rsplit('.', 1)[-1]}.{type(model).__name__}"
 
 
 @pytest.mark.parametrize("pattern", list(LORA_TARGETS))
@@ -56,6 +73,10 @@ def test_remote_family_runs_fetch_pretraining_and_every_method(tmp_path, pattern
     args.corpus_dirs = [str(c) for c in corpora]
     assert pretrain.main(args)["global_step"] == 4  # checkpoints at steps 2 and 4 were saved
     continued = tmp_path / "out"
+    spec = PATTERNS[pattern]  # every head is the family's own class, never a native one
+    lm_auto = AutoModelForMaskedLM if spec.objective == "mlm" else AutoModelForCausalLM
+    lm = load_model(lm_auto, continued, trust_remote_code=True)
+    assert own_class(lm) == f"{spec.module}.{spec.lm_class}"
     state = json.loads((continued / "trainer_state.json").read_text())
     assert state["train_batch_size"] == (1 if pattern == "hyenadna" else 4)
 
@@ -77,6 +98,9 @@ def test_remote_family_runs_fetch_pretraining_and_every_method(tmp_path, pattern
         assert predictions["score"].between(0, 1).all()
         trainable, total = history["trainable_parameters"], history["total_parameters"]
         assert (trainable == total) if method == "full" else (0 < trainable < total / 2)
+        if method != "lora":  # a whole model was saved: it reloads as the family's classifier
+            tuned, _ = load_sequence_classifier(out / "model", 2, PROBLEM, False, 0, True)
+            assert own_class(tuned) == f"{spec.module}.{spec.classifier_class}"
     adapter = load_file(tmp_path / "lora" / "model" / "adapter_model.safetensors")
     assert any("lora_A" in name for name in adapter)
 
@@ -202,9 +226,71 @@ def test_a_model_without_a_pre_training_head_is_fetched_for_fine_tuning(tmp_path
     config = json.loads((source / "config.json").read_text())
     del config["auto_map"]["AutoModelForMaskedLM"]  # a classification-only repository
     (source / "config.json").write_text(json.dumps(config))
+    without_class(source, "modeling_esm", "RotaryMlmForMaskedLM")
     fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="cls")
     assert "cls has no pre-training (auto) head" in caplog.text
+    assert "modeling_esm.RotaryMlmForMaskedLM" in caplog.text  # what was looked for
     assert "its continued variant cannot run" in caplog.text
+
+
+def test_heads_missing_from_the_auto_map_come_from_the_family_code(tmp_path):
+    """GENA-LM's auto_map names AutoModel only: transformers alone builds its native BERT
+    for model type bert, another architecture; dnatune loads the module's own classes."""
+    base = fetched(tmp_path, "gena")
+    config = json.loads((base / "config.json").read_text())
+    assert config["auto_map"] == {"AutoModel": "modeling_bert.BertForMaskedLM"}
+    native = AutoModelForSequenceClassification.from_pretrained(base, trust_remote_code=True)
+    assert type(native).__module__.startswith("transformers.models.bert")  # the silent fallback
+
+    classifier, _ = load_sequence_classifier(base, 2, PROBLEM, False, 0, True)
+    assert own_class(classifier) == "modeling_bert.BertForSequenceClassification"
+    lm = load_model(AutoModelForMaskedLM, base, trust_remote_code=True)
+    assert own_class(lm) == "modeling_bert.BertForMaskedLM"
+    scratch = load_model(AutoModelForMaskedLM, base, trust_remote_code=True, reinitialise=True)
+    assert own_class(scratch) == "modeling_bert.BertForMaskedLM"
+
+    # without its code, the native class is built and its weights do not fit: an error
+    with pytest.raises(ModelSourceError, match=r"not in the model: bert\.encoder\.LayerNorm\.bias"):
+        load_model(AutoModelForSequenceClassification, base, trust_remote_code=False)
+
+
+def test_remote_code_without_a_classifier_fails_at_fetch_naming_the_class(tmp_path):
+    source = without_class(
+        make_remote_model("gena", tmp_path / "source"),
+        "modeling_bert",
+        "BertForSequenceClassification",
+    )
+    started = time.perf_counter()
+    with pytest.raises(ModelSourceError) as failure:
+        fetch_hf_model(str(source), tmp_path / "base", trust_remote_code=True, name="nocls")
+    assert time.perf_counter() - started < 10
+    message = str(failure.value)
+    assert "model 'nocls' cannot be used for fine-tuning (sequence classification)" in message
+    assert "modeling_bert.BertForSequenceClassification" in message
+    assert "auto_map names no AutoModelForSequenceClassification" in message
+    assert "does not fall back" in message and "Fix: use a model" in message
+    assert not (tmp_path / "base").exists()
+
+
+@pytest.mark.parametrize(("pattern", "weights"), [("nt2", "safetensors"), ("dnabert2", "bin")])
+def test_backbone_weights_missing_from_a_checkpoint_fail_the_load(tmp_path, pattern, weights):
+    """Both loading paths: from_pretrained, and the CPU build of a model that cannot be built
+    on the meta device (DNABERT-2 pattern, .bin weights)."""
+    base = fetched(tmp_path, pattern)
+    if weights == "bin":
+        state = torch.load(base / "pytorch_model.bin", weights_only=True)
+    else:
+        state = load_file(base / "model.safetensors")
+    dropped = sorted(k for k in state if ".layer.0." in k)[0]
+    del state[dropped]
+    if weights == "bin":
+        torch.save(state, base / "pytorch_model.bin")
+    else:
+        save_file(state, base / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelSourceError, match=f"missing from the checkpoint: {dropped}"):
+        load_model(AutoModelForMaskedLM, base, trust_remote_code=True)
+    with pytest.raises(ModelSourceError, match=f"missing from the checkpoint: {dropped}"):
+        load_sequence_classifier(base, 2, PROBLEM, False, 0, True)
 
 
 @pytest.mark.workflow

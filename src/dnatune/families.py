@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Modules a classification head is made of, for a model whose family the table does not know
+GENERIC_HEAD = ("classifier", "score", "pooler")
+
 
 @dataclass(frozen=True)
 class Family:

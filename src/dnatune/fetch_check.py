@@ -43,6 +43,7 @@ def prove_usable(
     `continued` variant cannot run; fine-tuning can). Any other failure raises
     ModelSourceError naming the model, the use, the cause and the fix.
     """
+    from dnatune.model_loading import MissingHeadError
     from dnatune.models import ModelSourceError
 
     uses = ([f"pre-training ({objective})"] if objective else []) + (
@@ -55,16 +56,22 @@ def prove_usable(
                 _prove_language_model(model_dir, objective, trust_remote_code)
             else:
                 _prove_classifier(model_dir, trust_remote_code)
-        except ModelSourceError:
-            raise
         except ImportError as err:
             raise ModelSourceError(missing_package_message(name, err)) from err
-        except ValueError as err:
-            if use.startswith("pre-training") and "Unrecognized configuration class" in str(err):
+        except ValueError as err:  # ModelSourceError and MissingHeadError too
+            no_head = "Unrecognized configuration class" in str(err)
+            if use.startswith("pre-training") and (no_head or isinstance(err, MissingHeadError)):
                 logger.warning(
                     "%s has no %s head (%s): its continued variant cannot run", name, use, err
                 )
                 continue
+            if isinstance(err, MissingHeadError):
+                raise ModelSourceError(
+                    f"model '{name}' cannot be used for {use}, so none of its variants and "
+                    f"methods can run: {err}; or remove models.{name} from the config"
+                ) from err
+            if isinstance(err, ModelSourceError):  # its message says the fix
+                raise ModelSourceError(f"model '{name}' cannot be used for {use}: {err}") from err
             raise ModelSourceError(failure_message(name, use, err)) from err
         except Exception as err:
             raise ModelSourceError(failure_message(name, use, err)) from err

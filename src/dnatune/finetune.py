@@ -59,7 +59,7 @@ from dnatune.checkpoints import (
     remove_checkpoints,
     save_final_model,
 )
-from dnatune.families import family_of
+from dnatune.families import GENERIC_HEAD, family_of
 from dnatune.launch import device_flags, per_device_batch
 from dnatune.model_loading import AliasSafeTrainer, can_mask_padding, unpadded_batches
 from dnatune.models import load_sequence_classifier, max_model_tokens
@@ -73,8 +73,6 @@ PROBLEM_TYPES = {
     "multilabel": "multi_label_classification",
     "regression": "regression",
 }
-# Modules a classification head is made of, for a model whose family the table does not know
-GENERIC_HEAD = ("classifier", "score", "pooler")
 SPLITS = ("train", "val", "test")
 FINGERPRINT = "dnatune_finetune_args.json"  # beside the checkpoints: what they were made with
 # eval_steps "auto": this many evaluations per run, so that early stopping (patience 3 by

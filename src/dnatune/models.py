@@ -467,6 +467,8 @@ def load_sequence_classifier(
             reinitialise=reinitialise,
             config=config,
         )
+    except ModelSourceError:
+        raise
     except ValueError as err:
         raise ModelSourceError(
             f"{model_dir}: transformers has no sequence classification head for model type "

@@ -13,18 +13,24 @@ says what it reproduces:
 
 | pattern    | module (+ tokenizer)                      | objective | reproduces                                  |
 | ---------- | ----------------------------------------- | --------- | ------------------------------------------- |
-| dnabert2   | alibi_bert.py, BPE tokenizer.json         | mlm       | tensors built in __init__ (meta-device init |
+| dnabert2   | bert_layers.py, BPE tokenizer.json        | mlm       | tensors built in __init__ (meta-device init |
 |            |                                           |           | fails), imports einops, .bin-only weights   |
 | hyenadna   | hyena_like.py + tokenization_char.py      | clm       | aliased parameter (shared tensors on save), |
 |            |                                           |           | forward without attention_mask, custom      |
 |            |                                           |           | tokenizer class via auto_map, left padding, |
 |            |                                           |           | .bin-only weights                           |
-| nt2        | rotary_mlm.py (model_type esm), 6-mer     | mlm       | a plain remote masked LM (rotary, gated FFN |
+| nt2        | modeling_esm.py (model_type esm), 6-mer   | mlm       | a plain remote masked LM (rotary, gated FFN |
 |            | non-overlapping vocabulary (4107 tokens)  |           | without bias), safetensors weights          |
-| gena       | rotary_mlm.py (model_type bert), BPE      | mlm       | the same, as GENA-LM: remote BERT with BPE  |
+| gena       | modeling_bert.py (transformers'           | mlm       | auto_map naming `AutoModel` only; the heads |
+|            | BertConfig), BPE                          |           | are found in the module; pre-layer-norm     |
+|            |                                           |           | BERT whose weights fit native BERT's names  |
 | caduceus   | caduceus_like.py, caduceus_config.py +    | mlm       | remote code importing mamba_ssm, which is   |
 |            | tokenization_char.py                      |           | not installed: loading the model must fail, |
 |            |                                           |           | naming it (config and tokenizer load)       |
+
+Modules are named as the real family's repository names them where dnatune recognises
+the family by that name (bert_layers, modeling_esm, modeling_bert); HyenaDNA and
+Caduceus are recognised by their model_type.
 
 PATTERNS maps each pattern to its `Pattern` (module, class names, head names).
 """
@@ -53,15 +59,28 @@ class Pattern:
     tokenizer: str  # "bpe", "nt6" or "char" (the custom CharTokenizer)
     weights: str  # "bin" (pytorch_model.bin only) or "safetensors"
     config_module: str | None = None  # the config class's module, if not `module`
+    # the auto classes config.json's auto_map names (AutoModel: the LM class); None:
+    # AutoConfig, the LM's and the classifier's
+    mapped: tuple[str, ...] | None = None
 
     @property
     def lm_auto(self) -> str:
         return "AutoModelForMaskedLM" if self.objective == "mlm" else "AutoModelForCausalLM"
 
+    def auto_map(self, lm_class: str) -> dict:
+        classes = {
+            "AutoConfig": f"{self.config_module or self.module}.{self.config_class}",
+            "AutoModelForSequenceClassification": f"{self.module}.{self.classifier_class}",
+            self.lm_auto: f"{self.module}.{lm_class}",
+            "AutoModel": f"{self.module}.{lm_class}",
+        }
+        names = self.mapped or ("AutoConfig", self.lm_auto, "AutoModelForSequenceClassification")
+        return {name: classes[name] for name in names}
+
 
 PATTERNS = {
     "dnabert2": Pattern(
-        "alibi_bert",
+        "bert_layers",
         "AlibiBertConfig",
         "AlibiBertForMaskedLM",
         "AlibiBertForSequenceClassification",
@@ -79,7 +98,7 @@ PATTERNS = {
         "bin",
     ),
     "nt2": Pattern(
-        "rotary_mlm",
+        "modeling_esm",
         "RotaryMlmConfig",
         "RotaryMlmForMaskedLM",
         "RotaryMlmForSequenceClassification",
@@ -88,13 +107,14 @@ PATTERNS = {
         "safetensors",
     ),
     "gena": Pattern(
-        "rotary_mlm",
-        "GenaLikeConfig",
-        "GenaLikeForMaskedLM",
-        "GenaLikeForSequenceClassification",
+        "modeling_bert",
+        "BertConfig",  # transformers' own: config.json has no AutoConfig entry
+        "BertForMaskedLM",
+        "BertForSequenceClassification",
         "mlm",
         "bpe",
         "safetensors",
+        mapped=("AutoModel",),
     ),
     "caduceus": Pattern(
         "caduceus_like",
@@ -108,6 +128,16 @@ PATTERNS = {
     ),
 }
 CHAR_TOKENIZER = "tokenization_char"
+# sizes for a config class whose defaults are a real model's (transformers' BertConfig)
+SMALL = {
+    "BertConfig": {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "tie_word_embeddings": False,
+    }
+}
 
 
 def make_remote_model(pattern: str, directory: Path, seed: int = 0) -> Path:
@@ -118,23 +148,19 @@ def make_remote_model(pattern: str, directory: Path, seed: int = 0) -> Path:
     for module_name in {spec.module, spec.config_module or spec.module}:
         shutil.copy(HERE / f"{module_name}.py", directory)
     vocab_size, pad_id = _write_tokenizer(spec.tokenizer, directory, seed)
-    auto_map = {
-        "AutoConfig": f"{spec.config_module or spec.module}.{spec.config_class}",
-        "AutoModelForSequenceClassification": f"{spec.module}.{spec.classifier_class}",
-    }
     if spec.lm_class is None:  # cannot be imported here: config.json alone, as on the hub
-        auto_map[spec.lm_auto] = f"{spec.module}.CaduceusLikeForMaskedLM"
+        auto_map = spec.auto_map("CaduceusLikeForMaskedLM")
         config = {"model_type": "caduceus", "auto_map": auto_map, "vocab_size": vocab_size}
         config["architectures"] = ["CaduceusLikeForMaskedLM"]
         (directory / "config.json").write_text(json.dumps(config, indent=2))
         return directory
-    auto_map[spec.lm_auto] = f"{spec.module}.{spec.lm_class}"
     module = _import(HERE / f"{spec.module}.py")
     config = getattr(module, spec.config_class)(
         vocab_size=vocab_size,
         pad_token_id=pad_id,
         architectures=[spec.lm_class],
-        auto_map=auto_map,
+        auto_map=spec.auto_map(spec.lm_class),
+        **SMALL.get(spec.config_class, {}),
     )
     torch.manual_seed(seed)
     model = getattr(module, spec.lm_class)(config)

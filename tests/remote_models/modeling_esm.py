@@ -1,14 +1,13 @@
-"""Nucleotide Transformer v2 and GENA-LM pattern: a plain remote-code masked LM.
+"""Nucleotide Transformer v2 pattern: a plain remote-code masked LM, module modeling_esm.
 
-Both families ship their own modelling code for an encoder that transformers'
-stock classes would load differently; for dnatune they are an ordinary remote
-masked LM, which this module is (code written here; facts from NT v2's
-modeling_esm.py and GENA-LM's modeling_bert.py): rotary position embeddings,
-`query` / `key` / `value` attention projections, a gated feed-forward without
-biases (`intermediate.dense` -> 2 x intermediate, `output.dense`), an
-`lm_head` and a `classifier` (dense + out_proj) reading the first token.
-Two config classes give the two model types: "esm" (NT v2) and "bert" (GENA-LM);
-the NT v2 copy gets a non-overlapping 6-mer vocabulary, the GENA-LM one a BPE.
+NT v2 ships its own modelling code for an encoder that transformers' stock ESM
+classes would load differently; for dnatune it is an ordinary remote masked LM,
+which this module is (code written here; facts from NT v2's modeling_esm.py):
+model_type "esm", rotary position embeddings, `query` / `key` / `value` attention
+projections, a gated feed-forward without biases (`intermediate.dense` ->
+2 x intermediate, `output.dense`), an `lm_head` and a `classifier` (dense +
+out_proj) reading the first token. Its auto_map names the config, the masked LM
+and the sequence classifier.
 """
 
 from __future__ import annotations
@@ -41,13 +40,6 @@ class RotaryMlmConfig(PretrainedConfig):
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads
         self.intermediate_size = intermediate_size
-
-
-class GenaLikeConfig(RotaryMlmConfig):
-    model_type = "bert"
-
-    def __init__(self, **kwargs):  # transformers 5 needs a subclass to have its own __init__
-        super().__init__(**kwargs)
 
 
 def rotate(x, positions):
@@ -180,11 +172,3 @@ class RotaryMlmForSequenceClassification(RotaryMlmPreTrainedModel):
             else:
                 loss = nn.functional.cross_entropy(logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
-
-
-class GenaLikeForMaskedLM(RotaryMlmForMaskedLM):
-    config_class = GenaLikeConfig
-
-
-class GenaLikeForSequenceClassification(RotaryMlmForSequenceClassification):
-    config_class = GenaLikeConfig

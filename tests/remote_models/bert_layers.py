@@ -1,4 +1,4 @@
-"""DNABERT-2 pattern: a remote-code BERT with ALiBi attention, loaded through `auto_map`.
+"""DNABERT-2 pattern: a remote-code BERT with ALiBi attention, module bert_layers (as DNABERT-2's).
 
 Reproduced behaviours (facts read from DNABERT-2's bert_layers.py, code written here):
 - the encoder's `__init__` builds the ALiBi bias with torch ops, mixing a legacy
