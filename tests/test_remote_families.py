@@ -53,6 +53,7 @@ def own_class(model) -> str:
     return f"{type(model).__module__.rsplit('.', 1)[-1]}.{type(model).__name__}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", list(LORA_TARGETS))
 def test_remote_family_runs_fetch_pretraining_and_every_method(tmp_path, pattern):
     base = fetched(tmp_path, pattern)
