@@ -18,6 +18,7 @@ include: "workflow/rules/tokenize.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/tasks.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/baselines.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
