@@ -1,8 +1,8 @@
 """Train one baseline cell: task x baseline x label fraction x seed -> the outputs of a finetune cell.
 
-The train examples are `dnatune.finetune.label_subsample`'s, so a baseline at fraction f and
-seed s sees exactly the examples the language-model cells at f and s see; val selects (C or
-the epoch), test is scored once at the end.
+The train examples are `dnatune.task_frames.label_subsample`'s, as fine-tuning's, so a baseline
+at fraction f and seed s sees exactly the examples the language-model cells at f and s see;
+val selects (C or the epoch), test is scored once at the end.
 """
 
 from __future__ import annotations

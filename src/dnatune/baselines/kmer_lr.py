@@ -78,12 +78,8 @@ def fit_kmer_lr(cell: CellData, settings: dict, seed: int) -> BaselineFit:
         )
         log_history.append({"C": float(c), **values})
         value = values[f"eval_{cell.selection.headline}"]
-        if cell.selection.better(value, best_value):
+        if best is None or cell.selection.better(value, best_value):
             best, best_value, best_c = model, value, float(c)
-    if best is None:  # every C gave an undefined val metric: keep the first
-        best = _pipeline(cell.task_type, float(settings["C"][0]), settings["max_iter"], seed)
-        best.fit(features["train"], cell.labels["train"])
-        best_c, best_value = float(settings["C"][0]), float("nan")
     logger.info(
         "k-mer spectrum (k=%d, %d features): C=%g chosen on val",
         settings["k"],
