@@ -244,6 +244,10 @@ def test_rc_average_scores_a_sequence_and_its_reverse_complement(tmp_path):
     source = save_dnabert(tmp_path / "hub", 3)
     base = fetch_hf_model(str(source), tmp_path / "base", name="dnabert3")
     task = make_task(tmp_path / "task", "binary", sizes=(32, 8, 8), lengths=(30, 40))
+    for split in ("train", "val", "test"):  # with ids, as the tasks stage writes them
+        frame = pd.read_parquet(task / f"{split}.parquet")
+        frame.insert(0, "id", [f"{split}{i}" for i in range(len(frame))])
+        frame.to_parquet(task / f"{split}.parquet")
     history = run_cell(base, task, tmp_path / "cell", max_steps=2, eval_steps=2, rc_average=True)
     assert history["rc_average"] is True
     predictions = pd.read_parquet(tmp_path / "cell" / "predictions.parquet")
@@ -257,7 +261,9 @@ def test_rc_average_scores_a_sequence_and_its_reverse_complement(tmp_path):
             return torch.softmax(model(**batch).logits, -1)[:, 1].numpy()
 
     both = (positive(test) + positive([reverse_complement(s) for s in test])) / 2
-    scores = predictions[predictions["split"] == "test"].sort_values("row")["score"].to_numpy()
+    test_rows = predictions[predictions["split"] == "test"].sort_values("row")
+    assert test_rows["id"].tolist() == [f"test{i}" for i in range(len(test))]
+    scores = test_rows["score"].to_numpy()
     assert scores == pytest.approx(both, abs=1e-5)
     assert scores != pytest.approx(positive(test), abs=1e-5)
 

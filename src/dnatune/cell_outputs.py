@@ -1,5 +1,6 @@
-"""A stage's JSON records and a fine-tuning cell's predictions.parquet, read back with errors
-that name the file and the fix; the evaluate stage and the report share these readers.
+"""A stage's JSON records and a grid cell's predictions.parquet: written in one layout by every
+kind of cell (fine-tuned LM or baseline), read back with errors that name the file and the fix;
+the evaluate stage and the report share these readers.
 
 Each caller passes its own error class, so that its errors stay its own.
 """
@@ -7,12 +8,14 @@ Each caller passes its own error class, so that its errors stay its own.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from dnatune.atomic import atomic_path
 from dnatune.metrics import THRESHOLD
 
 
@@ -86,3 +89,51 @@ def prediction_arrays(predictions: pd.DataFrame, task_type: str) -> tuple[np.nda
     else:
         labels = predictions["label"].to_numpy(dtype=np.int64)
     return labels, scores
+
+
+def prediction_table(
+    split: str, frame: pd.DataFrame, task_type: str, scores: np.ndarray
+) -> pd.DataFrame:
+    """One row per example of a task split: split, row, id (when the split has one; it joins
+    back to the user's input), label and the score columns `prediction_arrays` reads.
+
+    `scores`: (n,) or (n, 1) for binary (P(class 1)) and regression, (n, C) otherwise.
+    """
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    out = pd.DataFrame({"split": split, "row": np.arange(len(frame))})
+    if "id" in frame.columns:
+        out["id"] = frame["id"].to_numpy()
+    out["label"] = frame["label"].to_numpy()
+    if task_type == "binary":
+        out["score"] = scores[:, 0]
+    elif task_type == "regression":
+        out["prediction"] = scores[:, 0]
+    else:
+        for c in range(scores.shape[1]):
+            out[f"score_{c}"] = scores[:, c]
+    return out
+
+
+def write_records(output_dir: Path, history: dict, predictions: pd.DataFrame) -> None:
+    """A cell's history.json (JSON-safe) and predictions.parquet, each written atomically."""
+    with atomic_path(output_dir / "history.json") as tmp:
+        tmp.write_text(json.dumps(json_safe(history), indent=1))
+    with atomic_path(output_dir / "predictions.parquet") as tmp:
+        predictions.to_parquet(tmp, index=False)
+
+
+def json_safe(value):
+    """JSON-safe copy: numpy scalars to Python, NaN and infinities to null."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value

@@ -152,19 +152,31 @@ def _check_references(config: dict) -> None:
 # ---------------------------------------------------------------- the variant grid
 
 
+# Baseline variants (dnatune.baselines) belong to a task, not to a model: their cells lie
+# in the model folder BASELINE_MODEL, a name no configured model may take.
+BASELINES = ("cnn", "kmer_lr")
+BASELINE_MODEL = "baseline"
+
+
 def is_scratch_spec(model_cfg: dict) -> bool:
     return "scratch" in model_cfg
 
 
 def variants_for(model_cfg: dict, requested: list[str]) -> list[str]:
-    """Variants that exist for a model.
+    """Language-model variants that exist for a model (baselines are no model's).
 
     An architecture-only model has no off-the-shelf weights: its `pretrained`
     variant is the workflow's own pre-training, and `continued` does not apply.
     """
+    lm_variants = [v for v in requested if v not in BASELINES]
     if is_scratch_spec(model_cfg):
-        return [v for v in requested if v != "continued"]
-    return list(requested)
+        return [v for v in lm_variants if v != "continued"]
+    return lm_variants
+
+
+def baselines_for(requested: list[str]) -> list[str]:
+    """The baseline variants among a task's requested variants."""
+    return [v for v in requested if v in BASELINES]
 
 
 def pretrain_stage(model_cfg: dict) -> str:
@@ -220,8 +232,14 @@ def check_grid(config: dict) -> None:
 
     Duplicates and negative seeds are the schema's (uniqueItems, minimum); this checks
     what needs the whole config: result folders named alike, and models left without
-    any variant of the grid.
+    any variant of the grid (a task asking for baselines only has no model cells).
     """
+    if BASELINE_MODEL in config.get("models", {}):
+        raise ConfigError(
+            f"key 'models.{BASELINE_MODEL}': the model name '{BASELINE_MODEL}' is reserved for "
+            f"the baseline cells' folder (results/finetune/{{task}}/{BASELINE_MODEL}/...); "
+            "rename the model"
+        )
     for task in config.get("tasks", {}):
         settings = task_finetune(config, task)
         folders: dict[str, float] = {}
@@ -235,6 +253,8 @@ def check_grid(config: dict) -> None:
                     "drop one or make them differ within 6 digits"
                 )
             folders[label] = fraction
+        if settings["variants"] == baselines_for(settings["variants"]):
+            continue
         for model, model_cfg in config["models"].items():
             if not variants_for(model_cfg, settings["variants"]):
                 raise ConfigError(
@@ -254,6 +274,12 @@ def grid(config: dict) -> list[Cell]:
                 for fraction in settings["label_fractions"]:
                     for seed in settings["seeds"]:
                         cells.append(Cell(task, model, variant, fraction_label(fraction), seed))
+        for variant in baselines_for(settings["variants"]):
+            for fraction in settings["label_fractions"]:
+                for seed in settings["seeds"]:
+                    cells.append(
+                        Cell(task, BASELINE_MODEL, variant, fraction_label(fraction), seed)
+                    )
     return cells
 
 

@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import Sampler, SequentialSampler
 from transformers import (
@@ -50,7 +49,7 @@ from transformers.utils import logging as hf_logging
 
 from dnatune import kmer, metrics
 from dnatune.atomic import atomic_path
-from dnatune.cell_outputs import prediction_arrays
+from dnatune.cell_outputs import json_safe, prediction_arrays, prediction_table, write_records
 from dnatune.checkpoints import (
     checkpoint_step,
     discard_stale_checkpoints,
@@ -64,6 +63,14 @@ from dnatune.launch import device_flags, per_device_batch
 from dnatune.model_loading import AliasSafeTrainer, can_mask_padding, unpadded_batches
 from dnatune.models import load_sequence_classifier, max_model_tokens
 from dnatune.pooling import POOLINGS
+from dnatune.task_frames import (
+    FinetuneInputError,
+    Task,
+    check_classes,
+    label_array,
+    label_subsample,
+    load_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +80,6 @@ PROBLEM_TYPES = {
     "multilabel": "multi_label_classification",
     "regression": "regression",
 }
-SPLITS = ("train", "val", "test")
 FINGERPRINT = "dnatune_finetune_args.json"  # beside the checkpoints: what they were made with
 # eval_steps "auto": this many evaluations per run, so that early stopping (patience 3 by
 # default) can end a run whose val metric stopped improving
@@ -81,10 +87,6 @@ AUTO_EVALUATIONS = 10
 # checkpoint_dir's parents a finished cell removes when left empty: f{fraction}, variant,
 # model, task, finetune/ and checkpoints/ of results/checkpoints/finetune/{cell}
 CHECKPOINT_PARENTS = 6
-
-
-class FinetuneInputError(ValueError):
-    """A task or setting a cell cannot be trained on; the message names the file or key."""
 
 
 @dataclass
@@ -134,16 +136,6 @@ class FinetuneArguments:
         picked = {k: v for k, v in settings.items() if k in names}
         picked.update(kwargs)
         return cls(**picked)
-
-
-@dataclass
-class Task:
-    name: str
-    type: str
-    num_labels: int
-    label_names: list
-    frames: dict[str, pd.DataFrame]
-    paths: dict[str, Path]
 
 
 @dataclass
@@ -398,126 +390,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         }
         if trainer.is_world_process_zero():
             save_cell(trainer, tokenizer, task, args, history, predictions, output_dir)
-    return _finite(history)
-
-
-# ---------------------------------------------------------------- task data
-
-
-def load_task(task_dir: str | Path) -> Task:
-    """The task's meta.json and splits, checked for what fine-tuning relies on."""
-    task_dir = Path(task_dir)
-    meta_path = task_dir / "meta.json"
-    if not meta_path.exists():
-        raise FinetuneInputError(f"{meta_path}: missing; the tasks stage writes it, rerun it")
-    meta = json.loads(meta_path.read_text())
-    for key in ("type", "num_labels"):
-        if key not in meta:
-            raise FinetuneInputError(f"{meta_path}: key '{key}' is missing; rerun the tasks stage")
-    task_type = meta["type"]
-    if task_type not in PROBLEM_TYPES:
-        raise FinetuneInputError(
-            f"{meta_path}: type '{task_type}' is unknown; expected one of {sorted(PROBLEM_TYPES)}"
-        )
-    frames, paths = {}, {}
-    for split in SPLITS:
-        path = task_dir / f"{split}.parquet"
-        if not path.exists():
-            raise FinetuneInputError(f"{path}: missing; the tasks stage writes it, rerun it")
-        frame = pd.read_parquet(path)
-        _check_frame(frame, path, task_type, int(meta["num_labels"]))
-        frames[split], paths[split] = frame.reset_index(drop=True), path
-    return Task(
-        name=meta.get("task", task_dir.name),
-        type=task_type,
-        num_labels=int(meta["num_labels"]),
-        label_names=list(meta.get("label_names") or []),
-        frames=frames,
-        paths=paths,
-    )
-
-
-def _check_frame(frame: pd.DataFrame, path: Path, task_type: str, num_labels: int) -> None:
-    missing = [c for c in ("sequence", "label") if c not in frame.columns]
-    if missing:
-        raise FinetuneInputError(
-            f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(frame.columns)}); "
-            "a task split needs 'sequence' and 'label' - rerun the tasks stage or fix the file"
-        )
-    if frame.empty:
-        raise FinetuneInputError(f"{path}: no examples; the split must not be empty")
-    bad = frame["label"].isna()
-    if bad.any():
-        raise FinetuneInputError(
-            f"{path}: row {int(np.flatnonzero(bad)[0])} has no label ({int(bad.sum())} rows); "
-            "drop or label them"
-        )
-    lengths = frame["sequence"].str.len()
-    if (lengths.fillna(0) == 0).any():
-        raise FinetuneInputError(
-            f"{path}: row {int(np.flatnonzero(lengths.fillna(0) == 0)[0])} has an empty sequence"
-        )
-    if task_type in ("binary", "multiclass"):
-        labels = frame["label"].to_numpy()
-        if (
-            not np.issubdtype(labels.dtype, np.integer)
-            or labels.min() < 0
-            or labels.max() >= num_labels
-        ):
-            raise FinetuneInputError(
-                f"{path}: column 'label' must hold class indices 0..{num_labels - 1} "
-                f"(meta.json num_labels); found {sorted(pd.unique(labels))[:10]}"
-            )
-    elif task_type == "multilabel":
-        widths = {len(v) for v in frame["label"]}
-        if widths != {num_labels}:
-            raise FinetuneInputError(
-                f"{path}: column 'label' must hold multi-hot lists of length {num_labels}; "
-                f"found lengths {sorted(widths)}"
-            )
-
-
-def label_subsample(
-    frame: pd.DataFrame, task_type: str, fraction: float, seed: int, where: str | Path = "train"
-) -> pd.DataFrame:
-    """A stratified `fraction` of the training examples, the same for the same seed."""
-    if not 0 < fraction <= 1:
-        raise FinetuneInputError(f"label fraction {fraction} must be in (0, 1]")
-    if fraction >= 1:
-        return frame
-    if task_type in ("binary", "multiclass"):
-        strata = frame["label"]
-    elif task_type == "multilabel":
-        strata = frame["label"].map(lambda v: "".join(str(int(x)) for x in v))
-        if strata.value_counts().min() < 2:
-            strata = None  # label combinations too rare to stratify on
-    else:
-        strata = pd.qcut(frame["label"], q=min(5, len(frame) // 2), labels=False, duplicates="drop")
-    try:
-        keep, _ = train_test_split(
-            frame, train_size=fraction, stratify=strata, random_state=seed, shuffle=True
-        )
-    except ValueError as err:
-        raise FinetuneInputError(
-            f"{where}: cannot draw a stratified label fraction {fraction:g} from "
-            f"{len(frame)} examples ({err}); use a larger label fraction or more data"
-        ) from None
-    return keep.sort_index()
-
-
-def check_classes(task: Task, frames: dict[str, pd.DataFrame]) -> None:
-    """Every split of a classification cell must hold at least two classes."""
-    if task.type not in ("binary", "multiclass"):
-        return
-    for split, frame in frames.items():
-        classes = pd.unique(frame["label"])
-        if len(classes) < 2:
-            subsample = " after label subsampling" if split == "train" else ""
-            raise FinetuneInputError(
-                f"{task.paths[split]}: the {split} split has only class {classes[0]}{subsample} "
-                f"({len(frame)} examples); a classifier needs at least two classes - "
-                "rebuild the task with both classes in every split or raise the label fraction"
-            )
+    return json_safe(history)
 
 
 # ---------------------------------------------------------------- tokenisation
@@ -531,7 +404,7 @@ def encode_split(
     full = tokenizer(sequences, truncation=False)["input_ids"]
     lengths = np.array([len(ids) for ids in full])
     long_rows = np.flatnonzero(lengths > max_length)
-    labels = _label_array(frame["label"], task_type)
+    labels = label_array(frame["label"], task_type)
     if long_rows.size == 0:
         return Encoded(
             input_ids=[list(ids) for ids in full],
@@ -592,14 +465,6 @@ def _slide(sequences, full, labels, tokenizer, max_length) -> Encoded:
         n_truncated=n_truncated,
         n_windows=n_windows,
     )
-
-
-def _label_array(labels: pd.Series, task_type: str) -> np.ndarray:
-    if task_type in ("binary", "multiclass"):
-        return labels.to_numpy(dtype=np.int64)
-    if task_type == "multilabel":
-        return np.stack([np.asarray(v, dtype=np.float32) for v in labels])
-    return labels.to_numpy(dtype=np.float32)  # float32: the model's MSE loss dtype
 
 
 def by_length(enc: Encoded) -> Encoded:
@@ -894,8 +759,7 @@ def run_fingerprint(args: FinetuneArguments) -> dict:
 
 
 def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFrame:
-    """One row per task example (windows averaged): split, row, id (when the task split has
-    one; it joins back to the user's input), label and score columns."""
+    """One row per task example (windows averaged), in the layout of `prediction_table`."""
     scores = scores_from_logits(task.type, logits)
     frame = task.frames[split]
     if scores.ndim == 1:
@@ -903,18 +767,7 @@ def prediction_frame(split: str, task: Task, enc: Encoded, logits) -> pd.DataFra
     sums = np.zeros((len(frame), scores.shape[1]))
     np.add.at(sums, enc.row, scores)
     scores = sums / np.bincount(enc.row, minlength=len(frame))[:, None]
-    out = pd.DataFrame({"split": split, "row": np.arange(len(frame))})
-    if "id" in frame.columns:
-        out["id"] = frame["id"].to_numpy()
-    out["label"] = frame["label"].to_numpy()
-    if task.type == "binary":
-        out["score"] = scores[:, 0]
-    elif task.type == "regression":
-        out["prediction"] = scores[:, 0]
-    else:
-        for c in range(scores.shape[1]):
-            out[f"score_{c}"] = scores[:, c]
-    return out
+    return prediction_table(split, frame, task.type, scores)
 
 
 def rc_average(args: FinetuneArguments, model) -> bool:
@@ -939,7 +792,7 @@ def strand_averaged_frame(trainer, split: str, task: Task, enc: Encoded, encode)
     reverse = prediction_frame(
         split, task, rc_enc, trainer.predict(enc_to_dataset(rc_enc)).predictions
     )
-    scores = [c for c in forward.columns if c not in ("split", "row", "label")]
+    scores = [c for c in forward.columns if c.startswith(("score", "prediction"))]
     forward[scores] = (forward[scores].to_numpy() + reverse[scores].to_numpy()) / 2
     return forward
 
@@ -967,23 +820,5 @@ def save_cell(trainer, tokenizer, task, args, history, predictions, output_dir: 
                 indent=2,
             )
         )
-    with atomic_path(output_dir / "history.json") as tmp:
-        tmp.write_text(json.dumps(_finite(history), indent=1))
-    with atomic_path(output_dir / "predictions.parquet") as tmp:
-        predictions.to_parquet(tmp, index=False)
+    write_records(output_dir, history, predictions)
     logger.info("wrote %s/{model,history.json,predictions.parquet}", output_dir)
-
-
-def _finite(value):
-    """JSON-safe copy: numpy scalars to Python, NaN and infinities to null."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _finite(value.tolist())
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value

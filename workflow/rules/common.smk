@@ -14,6 +14,8 @@ os.environ.update(
 )
 
 from dnatune.config import (
+    BASELINE_MODEL,
+    BASELINES,
     describe_source,
     grid,
     is_scratch_spec,
@@ -42,6 +44,7 @@ GENOMES = list(config["genomes"])
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 PRETRAIN_GENOMES = config["pretrain"].get("genomes") or GENOMES
+LM_VARIANTS = ("scratch", "pretrained", "continued")
 
 
 wildcard_constraints:
@@ -49,7 +52,7 @@ wildcard_constraints:
     model="[A-Za-z0-9][A-Za-z0-9_.-]*",
     task="[A-Za-z0-9][A-Za-z0-9_.-]*",
     tokenizer="[A-Za-z0-9][A-Za-z0-9_.-]*",
-    variant="scratch|pretrained|continued",
+    variant="|".join(LM_VARIANTS + BASELINES),
     stage="pretrained|continued",
     fraction="[0-9.]+",
     seed="[0-9]+",
@@ -385,6 +388,11 @@ FINETUNE_HISTORY = f"{FINETUNE_DIR}/history.json"
 FINETUNE_MODEL = f"{FINETUNE_DIR}/model"
 # a cell's checkpoints, outside its outputs: a killed or requeued job resumes from them
 FINETUNE_CHECKPOINT_DIR = f"results/checkpoints/finetune/{CELL}"
+# baseline cells: the outputs of a finetune cell, in the model folder BASELINE_MODEL
+BASELINE_DIR = (
+    f"results/finetune/{{task}}/{BASELINE_MODEL}/{{variant}}/f{{fraction}}/s{{seed}}"
+)
+BASELINE_THREADS = 1  # the demo's baselines take seconds on one core
 from dnatune.metrics import headline_metric
 
 with naming_source(CONFIG_SOURCE):  # a wrong metric name fails before any job
@@ -439,6 +447,17 @@ def finetune_settings(wildcards):
     return dict(sorted(settings.items()))
 
 
+def baseline_settings(wildcards):
+    """Every hyper-parameter of one baseline cell: config baselines.<variant>, the task's
+    metric, the label fraction and the seed."""
+    return {
+        "settings": dict(config["baselines"][wildcards.variant]),
+        "metric": config["tasks"][wildcards.task].get("metric"),
+        "label_fraction": float(wildcards.fraction),
+        "seed": int(wildcards.seed),
+    }
+
+
 def task_metric(wildcards):
     """The task's headline metric (tasks.<task>.metric; null = the default of its type)."""
     return config["tasks"][wildcards.task].get("metric")
@@ -485,7 +504,8 @@ def report_predictions(wildcards):
 
 
 def _report_models():
-    return sorted({c.model for c in grid(config)})
+    """Configured models with cells in the grid (baseline cells have no model directory)."""
+    return sorted({c.model for c in grid(config) if c.model != BASELINE_MODEL})
 
 
 def _report_pretrained_models():
@@ -494,7 +514,8 @@ def _report_pretrained_models():
         {
             c.model
             for c in grid(config)
-            if c.variant == pretrain_stage(config["models"][c.model])
+            if c.model != BASELINE_MODEL
+            and c.variant == pretrain_stage(config["models"][c.model])
         }
     )
 

@@ -18,6 +18,8 @@ rule finetune:
         "logs/finetune/{task}/{model}/{variant}/f{fraction}/s{seed}.log",
     benchmark:
         "benchmarks/results/finetune/{task}/{model}/{variant}/f{fraction}/s{seed}.tsv"
+    wildcard_constraints:
+        variant=names_pattern(LM_VARIANTS),
     conda:
         "../../envs/train.yaml"
     threads: FINETUNE_THREADS
