@@ -81,7 +81,9 @@ def test_naming_a_protocol_reruns_that_tasks_cells_not_its_data(completed):
     """A suite preset shapes training and scoring (bend: probe, AUROC), not the task's data."""
     edit(completed, lambda c: c["tasks"]["promoter"].update(protocol="bend"))
     jobs = planned_jobs(completed)
-    assert {r for r, _ in jobs} == {"all", "finetune", "evaluate", "summary", "report"}, jobs
+    assert {r for r, _ in jobs} == {"all", "finetune", "evaluate", "summary", "stats", "report"}, (
+        jobs
+    )
     cells = cells_of(jobs, "finetune")
     assert cells == cells_of(jobs, "evaluate") and {c[0] for c in cells} == {"promoter"}
     assert len(cells) == 4  # 2 models x 2 variants x 1 seed: every promoter cell
