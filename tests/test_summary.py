@@ -52,6 +52,16 @@ def test_rows_are_sorted_scratch_first_then_fraction_and_seed(grid):
     assert list(block["label_fraction"]) == sorted(block["label_fraction"])
 
 
+def test_baseline_variants_follow_the_language_model_variants(tmp_path):
+    grid = make_grid(tmp_path, variants=("kmer_lr", "scratch", "cnn", "pretrained"), seeds=(0,))
+    table = collect_summary(grid.metrics)
+    first = table[table["task"] == table["task"].iloc[0]]
+    # each variant's rows together, in the report's order, whatever order the files came in
+    assert list(dict.fromkeys(first["variant"])) == ["scratch", "pretrained", "cnn", "kmer_lr"]
+    runs = (first["variant"] != first["variant"].shift()).sum()
+    assert runs == 4
+
+
 def test_write_then_read_round_trips_and_null_metrics_stay_missing(grid, tmp_path):
     metrics = [tmp_path / "results/eval/promoter/tiny/scratch/f1/s9/metrics.json"]
     data = json.loads(grid.metrics[0].read_text())

@@ -24,11 +24,19 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from dnatune.metrics import greater_is_better  # noqa: E402
 from dnatune.verdicts import display_name  # noqa: E402
 
-VARIANT_COLOURS = {"scratch": "#E69F00", "pretrained": "#0072B2", "continued": "#009E73"}
+VARIANT_COLOURS = {
+    "scratch": "#E69F00",
+    "pretrained": "#0072B2",
+    "continued": "#009E73",
+    "cnn": "#D55E00",
+    "kmer_lr": "#56B4E9",
+}
 VARIANT_LABELS = {
     "scratch": "scratch (random weights)",
     "pretrained": "pretrained",
     "continued": "continued pretraining",
+    "cnn": "one-hot CNN (baseline)",
+    "kmer_lr": "k-mer logistic regression (baseline)",
 }
 STAGE_LABELS = {"pretrained": "pre-training", "continued": "continued pre-training"}
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 100})

@@ -40,7 +40,7 @@ COLUMNS = [
     "train_seconds",
     "train_steps",
 ]
-VARIANT_ORDER = {"scratch": 0, "pretrained": 1, "continued": 2}
+VARIANT_ORDER = {"scratch": 0, "pretrained": 1, "continued": 2, "cnn": 3, "kmer_lr": 4}
 
 
 def collect_summary(
