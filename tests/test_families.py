@@ -23,7 +23,8 @@ from transformers import AutoModelForMaskedLM, BertConfig, EsmConfig, LlamaConfi
 
 from dnatune import masking, pretrain
 from dnatune.families import FAMILIES, family_of
-from dnatune.finetune import FinetuneArguments, prepare_method, reverse_complement
+from dnatune.finetune import FinetuneArguments, prepare_method
+from dnatune.kmer import reverse_complement_text as reverse_complement
 from dnatune.models import fetch_hf_model, load_sequence_classifier
 from dnatune.tokenizers import DnaTokenizer
 

@@ -10,7 +10,8 @@ import pysam
 import pytest
 from genome_fixtures import write_genome
 
-from dnatune.genome_tasks import gc_fraction, read_bed, reverse_complement
+from dnatune.genome_tasks import gc_fraction, read_bed
+from dnatune.kmer import reverse_complement_text as reverse_complement
 from dnatune.task_sources import TaskInputError
 from dnatune.tasks import build_task
 

@@ -13,7 +13,7 @@ import pytest
 from genome_fixtures import write_genome
 
 from dnatune.config import ConfigError
-from dnatune.genome_tasks import reverse_complement
+from dnatune.kmer import reverse_complement_text as reverse_complement
 from dnatune.protocols import apply_protocols
 from dnatune.task_sources import TaskInputError
 from dnatune.tasks import build_task, check_task_specs, task_genomes, task_source_files

@@ -787,7 +787,7 @@ def strand_averaged_frame(trainer, split: str, task: Task, enc: Encoded, encode)
     """
     forward = prediction_frame(split, task, enc, trainer.predict(enc_to_dataset(enc)).predictions)
     frame = task.frames[split]
-    flipped = frame.assign(sequence=[reverse_complement(s) for s in frame["sequence"]])
+    flipped = frame.assign(sequence=[kmer.reverse_complement_text(s) for s in frame["sequence"]])
     rc_enc = by_length(encode(flipped))
     reverse = prediction_frame(
         split, task, rc_enc, trainer.predict(enc_to_dataset(rc_enc)).predictions
@@ -795,10 +795,6 @@ def strand_averaged_frame(trainer, split: str, task: Task, enc: Encoded, encode)
     scores = [c for c in forward.columns if c.startswith(("score", "prediction"))]
     forward[scores] = (forward[scores].to_numpy() + reverse[scores].to_numpy()) / 2
     return forward
-
-
-def reverse_complement(sequence: str) -> str:
-    return kmer.reverse_complement(kmer.as_bytes(sequence)).tobytes().decode("ascii")
 
 
 def save_cell(trainer, tokenizer, task, args, history, predictions, output_dir: Path) -> None:

@@ -23,21 +23,17 @@ import pandas as pd
 import pysam
 
 from dnatune.bed import bed_fields, bed_interval, feature_lines
+from dnatune.kmer import reverse_complement_text
 from dnatune.task_sources import TaskInputError
 
 logger = logging.getLogger(__name__)
 
-_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 GC_BINS = 20
-
-
-def reverse_complement(sequence: str) -> str:
-    return sequence.translate(_COMPLEMENT)[::-1]
 
 
 def fetch(fasta: pysam.FastaFile, chrom: str, start: int, end: int, strand: str) -> str:
     sequence = fasta.fetch(chrom, int(start), int(end)).upper()
-    return reverse_complement(sequence) if strand == "-" else sequence
+    return reverse_complement_text(sequence) if strand == "-" else sequence
 
 
 def gc_fraction(sequence: str) -> float:

@@ -23,6 +23,7 @@ _COMPLEMENT = np.full(256, ord("N"), dtype=np.uint8)
 for _a, _b in zip("ACGTNacgtn", "TGCANtgcan", strict=True):
     _COMPLEMENT[ord(_a)] = ord(_b)
 _COMPLEMENT_BYTES = _COMPLEMENT.tobytes()
+_COMPLEMENT_TEXT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
 def as_bytes(seq: str | bytes | np.ndarray) -> np.ndarray:
@@ -55,6 +56,11 @@ def base_digits(seq: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 def reverse_complement(seq: np.ndarray) -> np.ndarray:
     """Reverse complement of ASCII bytes along the last axis; case kept, non-ACGT -> N."""
     return _COMPLEMENT[seq[..., ::-1]]
+
+
+def reverse_complement_text(sequence: str) -> str:
+    """Reverse complement of a sequence string; case kept, other characters as they are."""
+    return sequence.translate(_COMPLEMENT_TEXT)[::-1]
 
 
 def reverse_complement_digits(
