@@ -1,6 +1,6 @@
 """Fine-tuning throughput: dnatune's path vs padding to max length with eager attention.
 
-Both sides run dnatune.finetune.finetune on the same model, data and
+Both sides run dnatune.train.finetune.finetune on the same model, data and
 hyper-parameters, each in a fresh process (so peak RSS is its own):
   ours      dynamic padding (DataCollatorWithPadding), length-grouped batches, SDPA
   baseline  every sequence padded to the model's max length, random batches, eager
@@ -115,8 +115,8 @@ def prepare(workdir: Path, args) -> list[int]:
     """The model (random init, as the demo's scratch model) and a GC-content task."""
     import pandas as pd
 
-    from dnatune.models import init_scratch_model
-    from dnatune.tokenizers import build_tokenizer
+    from dnatune.corpus.tokenizers import build_tokenizer
+    from dnatune.train.models import init_scratch_model
 
     build_tokenizer(TOKENIZER, workdir / "tokenizer")
     init_scratch_model(SPEC, workdir / "tokenizer", workdir / "model", seed=args.seed)
@@ -145,7 +145,7 @@ def run_side(args) -> dict:
 
     from dnatune import metrics
     from dnatune.cell_outputs import read_predictions
-    from dnatune.finetune import FinetuneArguments, finetune
+    from dnatune.train.finetune import FinetuneArguments, finetune
 
     workdir = Path(args.workdir)
     out = workdir / args.side

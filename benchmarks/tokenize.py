@@ -89,8 +89,8 @@ def run_ours(
     import pysam  # noqa: F401
     import tqdm  # noqa: F401
 
-    from dnatune.corpus import build_corpus
-    from dnatune.windows import make_windows
+    from dnatune.corpus.shards import build_corpus
+    from dnatune.corpus.windows import make_windows
 
     windows = f"{workdir}/windows.parquet"
     cpu0, _ = _usage()
@@ -116,7 +116,7 @@ def run_baseline(genome: str, tokenizer_dir: str, workdir: str, kind: str, mbp: 
     import pysam
     from transformers import AutoTokenizer, BertTokenizer
 
-    from dnatune.tokenizers import dnabert_vocab
+    from dnatune.corpus.tokenizers import dnabert_vocab
 
     datasets.disable_progress_bars()
     windows = pd.read_parquet(f"{workdir}/windows.parquet")
@@ -233,7 +233,7 @@ def main() -> None:
         print(json.dumps(base))
         return
 
-    from dnatune.tokenizers import build_tokenizer
+    from dnatune.corpus.tokenizers import build_tokenizer
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dnatune-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dnatune.models import init_scratch_model
-from dnatune.pretrain import PretrainArguments
-from dnatune.tokenizers import build_tokenizer
+from dnatune.corpus.tokenizers import build_tokenizer
+from dnatune.train.models import init_scratch_model
+from dnatune.train.pretrain import PretrainArguments
 
 TINY = {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64, "max_length": 80}
 KMER3 = {"kind": "kmer", "k": 3, "overlap": True}
@@ -38,7 +38,7 @@ def make_corpus(
     directory: Path, tokenizer_dir: Path, n_train=200, n_val=20, length=64, seed=0
 ) -> Path:
     """A CORPUS_DIR as the corpus stage writes it: {split}/shard-00000.arrow + stats.json."""
-    from dnatune.tokenizers import DnaTokenizer
+    from dnatune.corpus.tokenizers import DnaTokenizer
 
     tokenizer = DnaTokenizer.from_pretrained(tokenizer_dir)
     stats = {}

@@ -22,9 +22,9 @@ import pandas as pd
 from safetensors.numpy import save_file
 from sklearn import metrics as skm
 
-from dnatune.report import ReportInputs
-from dnatune.stats import StatsPaths, write_stats
-from dnatune.summary import write_summary
+from dnatune.evaluate.summary import write_summary
+from dnatune.report.render import ReportInputs
+from dnatune.stats.tables import StatsPaths, write_stats
 
 TASKS = {
     "promoter": {"type": "binary", "headline": "mcc", "label_names": ["background", "promoter"]},

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dnatune.annotation import (
+from dnatune.genome.annotation import (
     SCHEMA,
     AnnotationError,
     detect_format,
@@ -138,7 +138,7 @@ def test_features_off_the_genome_are_dropped_with_a_warning(tmp_path, caplog):
     fai = tmp_path / "genome.fa.gz.fai"
     fai.write_text("chr1\t45\t6\t60\t61\nchr3\t100\t60\t60\t61\n")
     out = tmp_path / "a.parquet"
-    with caplog.at_level(logging.WARNING, logger="dnatune.annotation"):
+    with caplog.at_level(logging.WARNING, logger="dnatune.genome.annotation"):
         counts = write_annotation_table(src, out, fai=fai)
     assert counts == {"CDS": 1, "repeat_region": 1}  # chr1 gene ends at 50 > 45; chr2 unknown
     assert "dropped 1 features on 1 sequences absent from the genome (chr2)" in caplog.text

@@ -14,8 +14,8 @@ from dnatune import metrics
 from dnatune.baselines import BaselineArguments, train_baseline
 from dnatune.baselines.cnn import OneHotCNN, encode
 from dnatune.baselines.kmer_lr import kmer_spectrum
-from dnatune.evaluate import evaluate_cell
-from dnatune.kmer import as_bytes, reverse_complement
+from dnatune.evaluate.score import evaluate_cell
+from dnatune.genome.kmer import as_bytes, reverse_complement
 
 MOTIFS = ("TATAAT", "GCGCGC", "CATGCA")
 NUM_LABELS = {"binary": 2, "multiclass": 3, "multilabel": 2, "regression": 1}
@@ -133,7 +133,7 @@ def test_each_baseline_learns_a_planted_signal_of_every_task_type(tmp_path, task
 def test_a_baseline_trains_on_the_label_subsample_of_the_model_cells(
     tmp_path, monkeypatch, variant
 ):
-    import dnatune.finetune
+    import dnatune.train.finetune
     from dnatune.baselines import cnn, kmer_lr
 
     module = {"cnn": cnn, "kmer_lr": kmer_lr}[variant]
@@ -147,10 +147,10 @@ def test_a_baseline_trains_on_the_label_subsample_of_the_model_cells(
     task = motif_task(tmp_path / "task", "multiclass")
     history = run(task, tmp_path / "cell", variant, label_fraction=0.25, seed=3)
     train = pd.read_parquet(task / "train.parquet")
-    expected = dnatune.finetune.label_subsample(train, "multiclass", 0.25, 3)
+    expected = dnatune.train.finetune.label_subsample(train, "multiclass", 0.25, 3)
     assert seen["train"]["id"].tolist() == expected["id"].tolist()
     assert history["n_train"] == len(expected) == 75
-    other_seed = dnatune.finetune.label_subsample(train, "multiclass", 0.25, 4)
+    other_seed = dnatune.train.finetune.label_subsample(train, "multiclass", 0.25, 4)
     assert other_seed["id"].tolist() != expected["id"].tolist()
 
 

@@ -12,16 +12,16 @@ from genome_fixtures import write_genome
 from model_fixtures import make_tokenizer
 from transformers import BertTokenizer
 
-from dnatune.corpus import (
+from dnatune.corpus.shards import (
     CorpusError,
     build_corpus,
     build_workflow_tokenizer,
     load_corpus,
     train_sequences,
 )
-from dnatune.kmer import as_bytes, reverse_complement
-from dnatune.tokenizers import SIDECAR, DnaTokenizer, dnabert_vocab
-from dnatune.windows import make_windows
+from dnatune.corpus.tokenizers import SIDECAR, DnaTokenizer, dnabert_vocab
+from dnatune.corpus.windows import make_windows
+from dnatune.genome.kmer import as_bytes, reverse_complement
 
 WINDOWS = {
     "size": 120,

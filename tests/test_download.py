@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dnatune.download import DownloadError, download, fetch_text
+from dnatune.genome.download import DownloadError, download, fetch_text
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
@@ -100,7 +100,7 @@ def test_unreachable_url_fails_clearly_after_retries(tmp_path, caplog):
     url = f"http://127.0.0.1:{closed_port()}/genome.fa.gz"
     results = tmp_path / "results"
     with (
-        caplog.at_level(logging.WARNING, logger="dnatune.download"),
+        caplog.at_level(logging.WARNING, logger="dnatune.genome.download"),
         pytest.raises(DownloadError, match=r"could not download .*genome\.fa\.gz after 3 attempts"),
     ):
         download(url, results / "genome.download", retries=3, backoff=0.001, timeout=5)

@@ -73,7 +73,7 @@ def imported_names(path: Path, package: str) -> set[str]:
             else:
                 module = node.module
             names.add(module)
-            # `from dnatune import windows` imports the module dnatune.windows
+            # `from dnatune.corpus import windows` imports the module dnatune.corpus.windows
             names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
 
@@ -156,9 +156,9 @@ def test_a_module_missing_from_an_env_is_found(tmp_path):
 
 
 def test_imports_are_followed_through_dnatune():
-    """build_task's script imports no sklearn itself: dnatune.tasks -> task_split does."""
+    """build_task's script imports no sklearn itself: dnatune.tasks.build -> tasks.split does."""
     needed = third_party_imports(RULES["build_task"][1])
-    assert needed["sklearn"] == "src/dnatune/task_split.py"
+    assert needed["sklearn"] == "src/dnatune/tasks/split.py"
     assert not {"os", "json", "dnatune", "snakemake"} & set(needed)
 
 

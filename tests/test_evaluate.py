@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from dnatune.evaluate import EvaluationInputError, evaluate_cell
+from dnatune.evaluate.score import EvaluationInputError, evaluate_cell
 from dnatune.metrics import choose_threshold
 
 CONTRACT_KEYS = {

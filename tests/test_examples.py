@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from dnatune.config import validate_config
-from dnatune.families import FAMILIES
-from dnatune.protocols import apply_protocols
-from dnatune.simulate import simulate_genome
-from dnatune.tasks import build_task, task_genomes
+from dnatune.genome.simulate import simulate_genome
+from dnatune.tasks.build import build_task, task_genomes
+from dnatune.tasks.protocols import apply_protocols
+from dnatune.train.families import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.yaml"))

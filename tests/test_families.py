@@ -1,4 +1,4 @@
-"""The family table (dnatune.families) and the native families end to end.
+"""The family table (dnatune.train.families) and the native families end to end.
 
 Native families are tiny local copies of their hub repositories (family_fixtures.py):
 fetched as a user's `hf:` would be, continued pre-training a few steps, then fine-tuned
@@ -21,12 +21,12 @@ from safetensors.torch import load_file
 from test_finetune import make_task, run_cell
 from transformers import AutoModelForMaskedLM, BertConfig, EsmConfig, LlamaConfig
 
-from dnatune import masking, pretrain
-from dnatune.families import FAMILIES, family_of
-from dnatune.finetune import FinetuneArguments, prepare_method
-from dnatune.kmer import reverse_complement_text as reverse_complement
-from dnatune.models import fetch_hf_model, load_sequence_classifier
-from dnatune.tokenizers import DnaTokenizer
+from dnatune.corpus.tokenizers import DnaTokenizer
+from dnatune.genome.kmer import reverse_complement_text as reverse_complement
+from dnatune.train import masking, pretrain
+from dnatune.train.families import FAMILIES, family_of
+from dnatune.train.finetune import FinetuneArguments, prepare_method
+from dnatune.train.models import fetch_hf_model, load_sequence_classifier
 
 PROBLEM = "single_label_classification"
 

@@ -9,7 +9,7 @@ import pysam
 import pytest
 
 from dnatune.compressed import compression, open_input
-from dnatune.fasta import FastaError, normalise_fasta, read_fasta
+from dnatune.genome.fasta import FastaError, normalise_fasta, read_fasta
 
 
 def normalise(path, **kwargs) -> tuple[str, object]:
@@ -33,7 +33,7 @@ def test_crlf_lower_case_and_uneven_lines_are_normalised(tmp_path):
 def test_iupac_codes_become_n_keeping_case_and_are_logged(tmp_path, caplog):
     src = tmp_path / "g.fa"
     src.write_text(">c1\nACRYGT\nacswkmgt\n>c2\nBDHVU-\n")
-    with caplog.at_level(logging.WARNING, logger="dnatune.fasta"):
+    with caplog.at_level(logging.WARNING, logger="dnatune.genome.fasta"):
         records = dict(read_fasta(src))
     assert records == {"c1": "ACNNGTacnnnngt", "c2": "NNNNNN"}
     assert "replaced 12 IUPAC/non-ACGT bases by N" in caplog.text

@@ -28,8 +28,9 @@ from transformers import (
 
 from dnatune import metrics
 from dnatune.cell_outputs import read_predictions
-from dnatune.evaluate import EvaluationInputError, evaluate_cell
-from dnatune.finetune import (
+from dnatune.corpus.tokenizers import DnaTokenizer, build_tokenizer
+from dnatune.evaluate.score import EvaluationInputError, evaluate_cell
+from dnatune.train.finetune import (
     FinetuneArguments,
     FinetuneInputError,
     _weighted_loss,
@@ -39,8 +40,7 @@ from dnatune.finetune import (
     lora_target_modules,
     prepare_method,
 )
-from dnatune.models import init_scratch_model, load_sequence_classifier
-from dnatune.tokenizers import DnaTokenizer, build_tokenizer
+from dnatune.train.models import init_scratch_model, load_sequence_classifier
 
 SPEC = {
     "architecture": "bert",
@@ -473,7 +473,7 @@ def test_an_unknown_method_names_the_key(model_dir, binary_task, tmp_path):
 def test_input_ids_reach_predictions_one_row_per_sequence_when_slid(model_dir, tmp_path):
     """The user's ids survive build_task's shuffle and slide mode's windows (max_length 64,
     sequences up to 150 bp), so predictions.parquet joins back to the input CSV on `id`."""
-    from dnatune.tasks import build_task
+    from dnatune.tasks.build import build_task
 
     rng = np.random.default_rng(3)
     labels = rng.permutation(np.arange(80) % 2)

@@ -14,10 +14,10 @@ import pytest
 from test_finetune import SPEC, make_task
 from transformers import TrainerCallback
 
-from dnatune.checkpoints import discard_stale_checkpoints, remove_checkpoints
-from dnatune.finetune import FINGERPRINT, FinetuneArguments, finetune, run_fingerprint
-from dnatune.models import init_scratch_model
-from dnatune.tokenizers import build_tokenizer
+from dnatune.corpus.tokenizers import build_tokenizer
+from dnatune.train.checkpoints import discard_stale_checkpoints, remove_checkpoints
+from dnatune.train.finetune import FINGERPRINT, FinetuneArguments, finetune, run_fingerprint
+from dnatune.train.models import init_scratch_model
 
 # val every 4 steps; the GC task is learnt within a few evaluations, after which the
 # val metric stops improving and early stopping (patience 2) ends the run
@@ -53,7 +53,7 @@ KILL_AT_SAVE = textwrap.dedent(
     """
     import os, signal, sys
     from transformers import TrainerCallback
-    from dnatune.finetune import FinetuneArguments, finetune
+    from dnatune.train.finetune import FinetuneArguments, finetune
 
     class Kill(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):

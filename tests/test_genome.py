@@ -15,11 +15,11 @@ import pysam
 import pytest
 from conftest import run_snakemake, tiny_config, write_config
 
-from dnatune.annotation import write_annotation_table
 from dnatune.compressed import compression
-from dnatune.download import DownloadError, sha256_file
-from dnatune.fasta import FastaError
-from dnatune.genome import (
+from dnatune.genome.annotation import write_annotation_table
+from dnatune.genome.download import DownloadError, sha256_file
+from dnatune.genome.fasta import FastaError
+from dnatune.genome.source import (
     GenomeError,
     build_genome,
     fetch_source,

@@ -10,10 +10,10 @@ import pysam
 import pytest
 from genome_fixtures import write_genome
 
-from dnatune.genome_tasks import gc_fraction, read_bed
-from dnatune.kmer import reverse_complement_text as reverse_complement
-from dnatune.task_sources import TaskInputError
-from dnatune.tasks import build_task
+from dnatune.genome.kmer import reverse_complement_text as reverse_complement
+from dnatune.tasks.build import build_task
+from dnatune.tasks.from_genome import gc_fraction, read_bed
+from dnatune.tasks.sources import TaskInputError
 
 CHROM_LENGTH = 40_000
 GAP = (5_550, 5_950)  # an N gap on chr1, with one promoter inside it
@@ -363,8 +363,8 @@ def test_missing_label_attribute_is_an_error(genome, tmp_path):
 
 
 def test_synthetic_genome_promoter_task(tmp_path):
-    """The demo's own source: dnatune.simulate's genome and GFF."""
-    from dnatune.simulate import simulate_genome
+    """The demo's own source: dnatune.genome.simulate's genome and GFF."""
+    from dnatune.genome.simulate import simulate_genome
 
     fasta, gff = tmp_path / "sim.fa", tmp_path / "sim.gff3"
     simulate_genome(fasta, gff, 120_000, 2, 5)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from dnatune.gpu_slots import GpuClaimError, claim_gpus
+from dnatune.train.gpu_slots import GpuClaimError, claim_gpus
 
 # A job: claim GPUs, record what it got, hold them until told to stop.
 JOB = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from dnatune.gpu_slots import claim_gpus
+    from dnatune.train.gpu_slots import claim_gpus
     n, out, release = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     with claim_gpus(n, poll_seconds=0.05) as devices:
         # written whole, then renamed: the test reads it as soon as it exists

@@ -1,4 +1,4 @@
-"""dnatune.indexed_fasta against pysam.FastaFile: every region, every line layout."""
+"""dnatune.genome.indexed_fasta against pysam.FastaFile: every region, every line layout."""
 
 import gzip
 
@@ -7,7 +7,7 @@ import pysam
 import pytest
 from genome_fixtures import write_fasta, write_genome
 
-from dnatune.indexed_fasta import IndexedFasta, IndexedFastaError
+from dnatune.genome.indexed_fasta import IndexedFasta, IndexedFastaError
 
 LENGTHS = [1, 59, 60, 61, 1000, 150_000, 3]  # around the line width, and one over many blocks
 

@@ -1,11 +1,11 @@
-"""Vectorised base and k-mer encoding (dnatune.kmer) against plain-Python definitions."""
+"""Vectorised base and k-mer encoding (dnatune.genome.kmer) against plain-Python definitions."""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from dnatune import kmer
+from dnatune.genome import kmer
 
 
 def as_array(seq: str) -> np.ndarray:

@@ -12,11 +12,11 @@ from model_fixtures import pretrain_args, tiny_setup
 from safetensors.torch import load_file
 from test_finetune import SPEC, make_task
 
-from dnatune import launch
-from dnatune.finetune import FinetuneArguments
-from dnatune.models import init_scratch_model
-from dnatune.pretrain import PretrainArguments
-from dnatune.tokenizers import build_tokenizer
+from dnatune.corpus.tokenizers import build_tokenizer
+from dnatune.train import launch
+from dnatune.train.finetune import FinetuneArguments
+from dnatune.train.models import init_scratch_model
+from dnatune.train.pretrain import PretrainArguments
 
 
 @pytest.mark.slow
@@ -29,7 +29,7 @@ def test_two_process_ddp_matches_one_process(tmp_path):
         args.output_dir = str(tmp_path / f"out{nproc}")
         args.checkpoint_dir = str(tmp_path / f"checkpoints{nproc}")
         args.logging_steps = 1
-        runs[nproc] = launch.launch("dnatune.pretrain:main", args, nproc=nproc)
+        runs[nproc] = launch.launch("dnatune.train.pretrain:main", args, nproc=nproc)
 
     assert runs[1]["world_size"] == 1 and runs[2]["world_size"] == 2
     assert runs[2]["global_step"] == 6
@@ -63,7 +63,7 @@ def test_two_process_ddp_finetune_matches_one_process(tmp_path):
             output_dir=str(tmp_path / f"out{nproc}"),
             checkpoint_dir=str(tmp_path / f"checkpoints{nproc}"),
         )
-        runs[nproc] = launch.launch("dnatune.finetune:finetune", args, nproc=nproc)
+        runs[nproc] = launch.launch("dnatune.train.finetune:finetune", args, nproc=nproc)
 
     assert runs[1]["world_size"] == 1 and runs[2]["world_size"] == 2
     assert runs[1]["train_steps"] == runs[2]["train_steps"] == 12  # 64 / 16 x 3 epochs
@@ -83,13 +83,13 @@ def test_two_process_ddp_finetune_matches_one_process(tmp_path):
 
 def test_failing_workers_raise_and_their_output_is_logged(tmp_path, monkeypatch, caplog):
     def failing_torchrun(nproc, spec):
-        assert json.loads(spec.read_text())["target"] == "dnatune.pretrain:main"
+        assert json.loads(spec.read_text())["target"] == "dnatune.train.pretrain:main"
         return [sys.executable, "-c", "import sys; print('worker says why'); sys.exit(3)"]
 
     monkeypatch.setattr(launch, "torchrun_command", failing_torchrun)
     args = PretrainArguments("model", ["corpus"], "out", "checkpoints")
     with caplog.at_level(logging.INFO), pytest.raises(RuntimeError, match="exit code 3"):
-        launch.launch("dnatune.pretrain:main", args, nproc=2)
+        launch.launch("dnatune.train.pretrain:main", args, nproc=2)
     assert "| worker says why" in caplog.text
 
 
@@ -98,7 +98,7 @@ def test_the_command_is_torchrun_over_the_devices(tmp_path):
     assert cmd[1:4] == ["-m", "torch.distributed.run", "--standalone"]
     assert "--nproc-per-node=4" in cmd and cmd[-3:] == [
         "-m",
-        "dnatune.launch",
+        "dnatune.train.launch",
         str(tmp_path / "spec.json"),
     ]
 
@@ -117,4 +117,4 @@ def test_inside_a_worker_no_second_launch(monkeypatch):
 
 def test_target_must_name_module_and_function():
     with pytest.raises(ValueError, match="package.module:function"):
-        launch.launch("dnatune.pretrain.main", None, nproc=2)
+        launch.launch("dnatune.train.pretrain.main", None, nproc=2)

@@ -64,7 +64,7 @@ def test_a_failing_torchrun_worker_leaves_its_error_in_the_callers_log(tmp_path)
     (tmp_path / "failing.py").write_text(FAILING)
     proc = run_python(
         """
-        from dnatune.launch import launch
+        from dnatune.train.launch import launch
         from dnatune.logs import setup_logging
         from failing import Args
 

@@ -20,9 +20,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from dnatune import models
-from dnatune.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
-from dnatune.tokenizers import DnaTokenizer, split_kmers
+from dnatune.corpus.tokenizers import DnaTokenizer, split_kmers
+from dnatune.train import models
+from dnatune.train.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
 
 PROBLEM = "single_label_classification"
 

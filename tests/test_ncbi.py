@@ -6,7 +6,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dnatune.ncbi import (
+from dnatune.genome.ncbi import (
     NcbiError,
     folder_name,
     md5_from_checksums,

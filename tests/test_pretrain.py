@@ -22,9 +22,9 @@ from transformers import (
     TrainerState,
 )
 
-from dnatune import masking, pretrain
-from dnatune.corpus import load_corpus
-from dnatune.tokenizers import DnaTokenizer
+from dnatune.corpus.shards import load_corpus
+from dnatune.corpus.tokenizers import DnaTokenizer
+from dnatune.train import masking, pretrain
 
 KMER6_NONOVERLAP = {"kind": "kmer", "k": 6, "overlap": False}
 
@@ -103,7 +103,7 @@ KILL_AFTER_FIRST_SAVE = textwrap.dedent(
     """
     import os, signal, sys
     from transformers import TrainerCallback
-    from dnatune.pretrain import PretrainArguments, main
+    from dnatune.train.pretrain import PretrainArguments, main
 
     class Kill(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):

@@ -20,11 +20,11 @@ from transformers import (
     AutoModelForSequenceClassification,
 )
 
-from dnatune import pretrain
-from dnatune.corpus import build_workflow_tokenizer
-from dnatune.fetch_check import missing_package_message
-from dnatune.model_loading import can_mask_padding, load_model, unpadded_batches
-from dnatune.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
+from dnatune.corpus.shards import build_workflow_tokenizer
+from dnatune.train import pretrain
+from dnatune.train.fetch_check import missing_package_message
+from dnatune.train.loading import can_mask_padding, load_model, unpadded_batches
+from dnatune.train.models import ModelSourceError, fetch_hf_model, load_sequence_classifier
 
 PROBLEM = "single_label_classification"
 LORA_TARGETS = {

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image, ImageStat
 from report_fixtures import TASKS, WEIGHT_SHAPES, make_grid
 
-from dnatune.report import build_report, templates, write_report
-from dnatune.report_tasks import long_sequence_fact
+from dnatune.report.render import build_report, templates, write_report
+from dnatune.report.tasks import long_sequence_fact
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr", "col"}
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageStat
 from render_check import find_chromium, render
 from report_fixtures import make_grid
 
-from dnatune.report import write_report
+from dnatune.report.render import write_report
 
 pytestmark = pytest.mark.render
 

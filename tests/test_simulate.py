@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from dnatune.simulate import (
+from dnatune.genome.simulate import (
     FASTA_WIDTH,
     INR,
     PROMOTER,

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from report_fixtures import TASKS, make_grid
 
-from dnatune.report_inputs import ReportInputError, cell_key_from_path
-from dnatune.stats import StatsPaths, read_cells, read_confusion, read_tasks, write_stats
-from dnatune.summary import collect_summary
-from dnatune.transfer import transfer_gains, write_transfer
+from dnatune.evaluate.readers import ReportInputError, cell_key_from_path
+from dnatune.evaluate.summary import collect_summary
+from dnatune.stats.tables import StatsPaths, read_cells, read_confusion, read_tasks, write_stats
+from dnatune.stats.transfer import transfer_gains, write_transfer
 
 N_TEST = 90
 

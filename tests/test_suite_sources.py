@@ -13,10 +13,10 @@ import pytest
 from genome_fixtures import write_genome
 
 from dnatune.config import ConfigError
-from dnatune.kmer import reverse_complement_text as reverse_complement
-from dnatune.protocols import apply_protocols
-from dnatune.task_sources import TaskInputError
-from dnatune.tasks import build_task, check_task_specs, task_genomes, task_source_files
+from dnatune.genome.kmer import reverse_complement_text as reverse_complement
+from dnatune.tasks.build import build_task, check_task_specs, task_genomes, task_source_files
+from dnatune.tasks.protocols import apply_protocols
+from dnatune.tasks.sources import TaskInputError
 
 LENGTH = 6_000
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from report_fixtures import make_grid, write_json
 
-from dnatune.report_inputs import ReportInputError, cell_key_from_path
-from dnatune.summary import COLUMNS, collect_summary, read_summary, write_summary
+from dnatune.evaluate.readers import ReportInputError, cell_key_from_path
+from dnatune.evaluate.summary import COLUMNS, collect_summary, read_summary, write_summary
 
 
 @pytest.fixture(scope="module")

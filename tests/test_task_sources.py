@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from dnatune.task_sources import (
+from dnatune.tasks.sources import (
     TaskInputError,
     read_fasta,
     read_file_source,

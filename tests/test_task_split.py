@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnatune.task_sources import TaskInputError
-from dnatune.task_split import carve, genome_split, random_split
+from dnatune.tasks.sources import TaskInputError
+from dnatune.tasks.split import carve, genome_split, random_split
 
 
 def windows(chroms: dict[str, int], step: int = 50, length: int = 100) -> pd.DataFrame:

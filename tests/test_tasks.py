@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from dnatune.config import ConfigError
-from dnatune.task_sources import TaskInputError
-from dnatune.tasks import build_task, check_task_specs, with_defaults
+from dnatune.tasks.build import build_task, check_task_specs, with_defaults
+from dnatune.tasks.sources import TaskInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 BASES = np.array(list("ACGT"))

@@ -9,8 +9,7 @@ import pytest
 from model_fixtures import make_tokenizer
 from transformers import AutoTokenizer, BertTokenizer
 
-from dnatune import kmer
-from dnatune.tokenizers import (
+from dnatune.corpus.tokenizers import (
     SIDECAR,
     DnaTokenizer,
     TokenizerError,
@@ -19,6 +18,7 @@ from dnatune.tokenizers import (
     nt_vocab,
     split_kmers,
 )
+from dnatune.genome import kmer
 
 RNG = np.random.default_rng(7)
 

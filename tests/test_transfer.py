@@ -11,10 +11,10 @@ from report_fixtures import make_grid
 from scipy import stats
 
 from dnatune.cell_outputs import Predictions
+from dnatune.evaluate.readers import CellKey, ReportInputError, cell_key_from_path
+from dnatune.evaluate.summary import collect_summary
 from dnatune.metrics import compute_metrics
-from dnatune.report_inputs import CellKey, ReportInputError, cell_key_from_path
-from dnatune.summary import collect_summary
-from dnatune.transfer import transfer_gains
+from dnatune.stats.transfer import transfer_gains
 
 RNG = np.random.default_rng(5)
 

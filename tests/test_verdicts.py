@@ -16,11 +16,11 @@ import pytest
 from scipy import stats
 
 from dnatune.cell_outputs import Predictions
-from dnatune.degenerate import cell_flags
+from dnatune.evaluate.degenerate import cell_flags
+from dnatune.evaluate.readers import CellKey
 from dnatune.metrics import choose_threshold, metrics_with_ci
-from dnatune.report_inputs import CellKey
-from dnatune.transfer import COLUMNS, transfer_gains
-from dnatune.verdicts import decide, detectable_factor
+from dnatune.stats.transfer import COLUMNS, transfer_gains
+from dnatune.stats.verdicts import decide, detectable_factor
 
 N = 300
 

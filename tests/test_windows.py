@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from genome_fixtures import write_genome
 
-from dnatune.windows import (
+from dnatune.corpus.windows import (
     WindowsError,
     WindowSettings,
     inside,

@@ -13,7 +13,7 @@ from conftest import ROOT, run_snakemake, tiny_config, write_config
 from transformers import AutoTokenizer
 
 from dnatune.config import grid
-from dnatune.corpus import load_corpus
+from dnatune.corpus.shards import load_corpus
 
 pytestmark = pytest.mark.workflow
 

@@ -189,7 +189,7 @@ def _write_tokenizer(kind: str, directory: Path, seed: int) -> tuple[int, int]:
         return len(tokenizer), tokenizer.pad_token_id
     from model_fixtures import markov_sequences
 
-    from dnatune.tokenizers import build_tokenizer
+    from dnatune.corpus.tokenizers import build_tokenizer
 
     if kind == "bpe":
         spec = {"kind": "bpe", "vocab_size": 64}

@@ -87,7 +87,7 @@ def all_targets():
 
 
 # ---------------------------------------------------------------- genome stage
-from dnatune.genome import genome_has_annotation, source_kind
+from dnatune.genome.source import genome_has_annotation, source_kind
 
 GENOME_FAI = "results/genomes/{genome}/genome.fa.gz.fai"
 GENOME_GZI = "results/genomes/{genome}/genome.fa.gz.gzi"
@@ -342,8 +342,8 @@ def model_gpus(wildcards):
 
 
 # ---------------------------------------------------------------- tasks stage
-from dnatune.protocols import apply_protocols
-from dnatune.tasks import check_task_specs, task_genomes, task_source_files
+from dnatune.tasks.protocols import apply_protocols
+from dnatune.tasks.build import check_task_specs, task_genomes, task_source_files
 
 with naming_source(CONFIG_SOURCE):
     apply_protocols(config)  # suite presets fill the task keys the user left out

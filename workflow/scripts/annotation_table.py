@@ -1,6 +1,6 @@
 """Convert a GFF3, GTF or BED annotation to the sorted annotation.parquet table."""
 
-from dnatune.annotation import write_annotation_table
+from dnatune.genome.annotation import write_annotation_table
 from dnatune.logs import setup_logging
 
 setup_logging(snakemake.log[0])

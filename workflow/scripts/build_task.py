@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dnatune.logs import setup_logging
-from dnatune.tasks import build_task
+from dnatune.tasks.build import build_task
 
 setup_logging(snakemake.log[0])
 build_task(

@@ -5,7 +5,7 @@ import os
 
 os.environ.setdefault("RAYON_NUM_THREADS", str(snakemake.threads))  # bpe training threads
 
-from dnatune.corpus import build_workflow_tokenizer  # noqa: E402
+from dnatune.corpus.shards import build_workflow_tokenizer  # noqa: E402
 from dnatune.logs import setup_logging  # noqa: E402
 
 setup_logging(snakemake.log[0])

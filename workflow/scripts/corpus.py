@@ -1,6 +1,6 @@
 """Tokenize a genome's windows into the corpus shards and stats.json of CORPUS_DIR."""
 
-from dnatune.corpus import build_corpus
+from dnatune.corpus.shards import build_corpus
 from dnatune.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 """Download a genome's sequence or annotation (url or NCBI accession); runs as a localrule."""
 
-from dnatune.genome import fetch_source
+from dnatune.genome.source import fetch_source
 from dnatune.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 """Score one grid cell's test predictions into metrics.json."""
 
-from dnatune.evaluate import evaluate_cell
+from dnatune.evaluate.score import evaluate_cell
 from dnatune.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -6,10 +6,10 @@ params.checkpoint_dir, outside the outputs, so a rerun of a killed job resumes.
 
 from pathlib import Path
 
-from dnatune.finetune import FinetuneArguments
-from dnatune.gpu_slots import claim_gpus
-from dnatune.launch import launch
 from dnatune.logs import setup_logging
+from dnatune.train.finetune import FinetuneArguments
+from dnatune.train.gpu_slots import claim_gpus
+from dnatune.train.launch import launch
 
 setup_logging(snakemake.log[0])
 args = FinetuneArguments.from_settings(
@@ -22,4 +22,4 @@ args = FinetuneArguments.from_settings(
 )
 # the job's own GPUs (Slurm's, or free local ones); none on a CPU-only machine
 with claim_gpus(snakemake.resources.get("gpu", 0)) as devices:
-    launch("dnatune.finetune:finetune", args, nproc=max(1, len(devices)))
+    launch("dnatune.train.finetune:finetune", args, nproc=max(1, len(devices)))

@@ -1,6 +1,6 @@
 """Normalise a genome source to bgzip genome.fa.gz + .fai + .gzi and manifest.json."""
 
-from dnatune.genome import build_genome
+from dnatune.genome.source import build_genome
 from dnatune.logs import setup_logging
 
 setup_logging(snakemake.log[0])

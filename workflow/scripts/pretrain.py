@@ -1,9 +1,9 @@
 """(Continued) pre-training; with `gpu` > 1 it runs under torchrun, one process per GPU."""
 
-from dnatune.gpu_slots import claim_gpus
-from dnatune.launch import launch
 from dnatune.logs import setup_logging
-from dnatune.pretrain import PretrainArguments
+from dnatune.train.gpu_slots import claim_gpus
+from dnatune.train.launch import launch
+from dnatune.train.pretrain import PretrainArguments
 
 setup_logging(snakemake.log[0])
 args = PretrainArguments(
@@ -17,4 +17,4 @@ args = PretrainArguments(
 )
 # the job's own GPUs (Slurm's, or free local ones); none on a CPU-only machine
 with claim_gpus(snakemake.resources.get("gpu", 0)) as devices:
-    launch("dnatune.pretrain:main", args, nproc=max(1, len(devices)))
+    launch("dnatune.train.pretrain:main", args, nproc=max(1, len(devices)))

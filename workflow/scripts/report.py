@@ -1,8 +1,8 @@
 """summary.tsv, the stats tables, histories and overview files -> report.html, figures/."""
 
 from dnatune.logs import setup_logging
-from dnatune.report import ReportInputs, write_report
-from dnatune.stats import StatsPaths
+from dnatune.report.render import ReportInputs, write_report
+from dnatune.stats.tables import StatsPaths
 
 setup_logging(snakemake.log[0])
 inputs = snakemake.input

@@ -1,6 +1,6 @@
 """Write the synthetic genome (plain FASTA) and the GFF3 of what it planted."""
 
-from dnatune.genome import simulate_source
+from dnatune.genome.source import simulate_source
 from dnatune.logs import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,7 +1,7 @@
 """summary.tsv, metrics.json and predictions.parquet of every cell -> results/stats/ tables."""
 
 from dnatune.logs import setup_logging
-from dnatune.stats import StatsPaths, write_stats
+from dnatune.stats.tables import StatsPaths, write_stats
 
 setup_logging(snakemake.log[0])
 out = snakemake.output

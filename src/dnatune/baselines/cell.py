@@ -1,6 +1,6 @@
 """Train one baseline cell: task x baseline x label fraction x seed -> the outputs of a finetune cell.
 
-The train examples are `dnatune.task_frames.label_subsample`'s, as fine-tuning's, so a baseline
+The train examples are `dnatune.tasks.frames.label_subsample`'s, as fine-tuning's, so a baseline
 at fraction f and seed s sees exactly the examples the language-model cells at f and s see;
 val selects (C or the epoch), test is scored once at the end.
 """
@@ -22,7 +22,7 @@ from dnatune.atomic import atomic_path
 from dnatune.baselines.fit import BaselineFit, CellData, Selection
 from dnatune.cell_outputs import json_safe, prediction_arrays, prediction_table, write_records
 from dnatune.config import BASELINES
-from dnatune.task_frames import check_classes, label_array, label_subsample, load_task
+from dnatune.tasks.frames import check_classes, label_array, label_subsample, load_task
 
 logger = logging.getLogger(__name__)
 

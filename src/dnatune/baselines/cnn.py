@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from dnatune.baselines.fit import BaselineFit, CellData, Selection
-from dnatune.kmer import as_bytes, base_digits
+from dnatune.genome.kmer import as_bytes, base_digits
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dnatune.baselines.fit import BaselineFit, CellData
-from dnatune.kmer import as_bytes, base_digits, has_n_in_kmer, kmer_index
+from dnatune.genome.kmer import as_bytes, base_digits, has_n_in_kmer, kmer_index
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Statistics over the grid: transfer gains with their uncertainty, and verdicts."""

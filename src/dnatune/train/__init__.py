@@ -1,0 +1,1 @@
+"""Training: model sources and families, loading, pre-training and fine-tuning one grid cell."""

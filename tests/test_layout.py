@@ -1,0 +1,66 @@
+"""The package shows the stages.
+
+src/dnatune/ holds one subpackage per stage, in data-flow order, and a few shared leaves
+(atomic, logs, config, metrics, ...). A stage imports only from itself, from stages
+upstream of it and from the leaves; a leaf imports no stage.
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dnatune"
+# data-flow order; stages of one rank may not import each other
+STAGE_RANK = {
+    "genome": 0,
+    "corpus": 1,
+    "tasks": 2,
+    "train": 3,
+    "baselines": 3,
+    "evaluate": 4,
+    "stats": 5,
+    "report": 6,
+    "apply": 7,
+}
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def stage_of(path: Path) -> str | None:
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0] if len(parts) > 1 else None
+
+
+def imported_stages(path: Path) -> set[str]:
+    stages = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            if node.module == "dnatune":
+                names += [f"dnatune.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "dnatune" and len(parts) > 1 and parts[1] in STAGE_RANK:
+                stages.add(parts[1])
+    return stages
+
+
+def test_every_subpackage_is_a_known_stage():
+    packages = {p.parent.name for p in PACKAGE.rglob("__init__.py") if p.parent != PACKAGE}
+    assert packages <= set(STAGE_RANK) | {"templates"}, packages - set(STAGE_RANK)
+
+
+def test_stages_import_only_upstream_and_leaves():
+    wrong = []
+    for path in modules():
+        own = stage_of(path)
+        for stage in imported_stages(path):
+            if own is None:
+                wrong.append(f"{path.name} is a shared leaf but imports the stage {stage}")
+            elif stage != own and STAGE_RANK[stage] >= STAGE_RANK[own]:
+                wrong.append(f"{own}/{path.name} imports {stage}, which is not upstream of it")
+    assert not wrong, "\n".join(wrong)
