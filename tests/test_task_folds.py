@@ -75,7 +75,8 @@ def test_the_task_folder_keeps_train_and_test_as_published_with_a_fold_per_train
     assert len(pd.read_parquet(task_dir / "val.parquet")) == 0
     assert len(pd.read_parquet(task_dir / "test.parquet")) == 6
     assert meta["val_folds"] == 5 and meta["counts"] == {"train": 50, "test": 6}
-    assert meta["split_method"] == "user; val: fold (seed mod 5) of 5 folds of train"
+    assert meta["split_method"] == "user, val: fold (seed mod 5) of 5 folds of train"
+    assert meta["warnings"] == []
     assert meta["split_detail"] == {
         "val_folds": 5,
         "seed": 0,
@@ -134,6 +135,23 @@ def test_without_val_folds_the_val_split_is_carved_as_before(tmp_path):
     assert meta["val_folds"] is None and meta["counts"]["val"] == 5
     assert "fold" not in pd.read_parquet(tmp_path / "task/train.parquet").columns
     assert len(load_task(tmp_path / "task").frames["val"]) == 5
+
+
+def test_a_sequence_in_several_folds_is_a_counted_warning(tmp_path):
+    folder = nt_folder(tmp_path / "p", {0: 30, 1: 20})
+    records = (folder / "train.fna").read_text().splitlines()
+    headers, sequences = records[0:20:2], records[1:20:2]
+    copies = [f"{h.replace('>tr', '>dup')}\n{q}\n" for h, q in zip(headers, sequences, strict=True)]
+    with (folder / "train.fna").open("a") as handle:  # the first 10 sequences twice
+        handle.writelines(copies)
+    meta = build_task("p", nt_spec(folder), tmp_path / "task")
+    train = pd.read_parquet(tmp_path / "task/train.parquet")
+    in_several = int((train.groupby("sequence")["fold"].nunique() > 1).sum())
+    assert 0 < in_several <= 10
+    assert meta["warnings"] == [
+        f"train: {in_several} sequence(s) occur in more than one fold, so a cell may validate "
+        "on sequences it trains on (possible leakage)"
+    ]
 
 
 def test_more_folds_than_examples_of_a_class_names_the_key_and_the_fix(tmp_path):
@@ -217,3 +235,39 @@ def test_val_folds_on_a_source_without_splits_is_an_error_at_build_too(tmp_path)
     }
     with pytest.raises(TaskInputError, match=r"all\.csv has none \(no split column\).*Fix: drop"):
         build_task("t", spec, tmp_path / "task")
+
+
+# ---------------------------------------------------------------- the workflow
+
+
+@pytest.mark.workflow
+def test_folds_run_as_grid_cells_and_reach_the_summary_and_report(tmp_path):
+    from conftest import run_snakemake, tiny_config, write_config
+
+    config = tiny_config()
+    folder = nt_folder(tmp_path / "data/promoter", {0: 24, 1: 24}, test=20)
+    config["tasks"] = {
+        "nt_promoter": {
+            "type": "binary",
+            "protocol": "nt",  # MCC, and seeds 0..K-1 for the folds written here
+            "source": {"nt": str(folder), "split": {"val_folds": 3}},
+        }
+    }
+    config["finetune"].update(variants=["scratch", "kmer_lr"], seeds=[5])  # seeds: the preset's
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path, "--cores", "2")
+
+    train = pd.read_parquet(tmp_path / "results/tasks/nt_promoter/train.parquet")
+    assert len(train) == 48 and set(train["fold"]) == {0, 1, 2}
+    for model, variant in (("tiny", "scratch"), ("baseline", "kmer_lr")):
+        for seed in range(3):
+            cell = tmp_path / f"results/finetune/nt_promoter/{model}/{variant}/f1/s{seed}"
+            predictions = pd.read_parquet(cell / "predictions.parquet")
+            val = set(predictions.loc[predictions["split"] == "val", "id"])
+            assert val == set(train.loc[train["fold"] == seed, "id"]), (variant, seed)
+            assert (predictions["split"] == "test").sum() == 20
+    summary = pd.read_csv(tmp_path / "results/report/summary.tsv", sep="\t")
+    mcc = summary[summary["metric"] == "mcc"]
+    assert sorted(mcc.groupby("variant")["seed"].apply(sorted).tolist()) == [[0, 1, 2]] * 2
+    html = (tmp_path / "results/report/report.html").read_text()
+    assert "user, val: fold (seed mod 3) of 3 folds of train" in html

@@ -60,11 +60,12 @@ def assign_folds(n: int, k: int, seed: int, strata: np.ndarray | None = None) ->
 
 
 def fold_splits(
-    frames: dict, split: dict, task_type: str, names: list, origins: dict
+    frames: dict, split: dict, task_type: str, names: list, origins: dict, warnings
 ) -> tuple[dict, str, dict]:
     """(train with its fold column and test, as published; the split method; its detail).
 
-    `frames` hold encoded labels (class indices; `names` are the classes').
+    `frames` hold encoded labels (class indices; `names` are the classes'); `warnings.add`
+    receives a line when a sequence lies in several folds.
     """
     k, seed = split["val_folds"], split["seed"]
     if "val" in frames:
@@ -82,13 +83,19 @@ def fold_splits(
     strata = train["label"].to_numpy() if task_type in ("binary", "multiclass") else None
     _check_enough(train, k, strata, names, origins.get("train"))
     folds = assign_folds(len(train), k, seed, strata)
+    spread = pd.Series(folds).groupby(train["sequence"].to_numpy()).nunique()
+    if (spread > 1).any():
+        warnings.add(
+            f"train: {int((spread > 1).sum())} sequence(s) occur in more than one fold, so a "
+            "cell may validate on sequences it trains on (possible leakage)"
+        )
     detail = {
         "val_folds": k,
         "seed": seed,
         "stratified": strata is not None,
         "fold_sizes": np.bincount(folds, minlength=k).tolist(),
     }
-    method = f"user; val: fold (seed mod {k}) of {k} folds of train"
+    method = f"user, val: fold (seed mod {k}) of {k} folds of train"
     return {"train": train.assign(**{FOLD_COLUMN: folds}), "test": frames["test"]}, method, detail
 
 

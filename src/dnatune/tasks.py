@@ -551,7 +551,9 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
         frames[name] = frame.assign(label=encode_labels(frame, name, task_type, names))
     folds = source["split"].get("val_folds")
     if folds:
-        splits, method, detail = fold_splits(frames, source["split"], task_type, names, origins)
+        splits, method, detail = fold_splits(
+            frames, source["split"], task_type, names, origins, warnings
+        )
     elif "table" in frames:
         splits, method, detail = _split_table(frames["table"], spec, task_type, kind)
     else:
