@@ -130,6 +130,9 @@ EXPECTED_JOBS = {
     "model-families.yaml": {"download_genome", "fetch_model", "init_model", "pretrain", "finetune"},
     **{name: {"simulate_genome", "build_task", "pretrain", "finetune"} for name in SUITE_EXAMPLES},
 }
+# jobs per rule where the example fixes them: nt-tasks cross-validates (seed = fold), 10 folds
+# of promoter_demo and 3 of enhancer_types_demo, times the variants scratch and pretrained
+EXPECTED_COUNTS = {"nt-tasks.yaml": {"build_task": 2, "finetune": (10 + 3) * 2}}
 
 
 @pytest.mark.workflow
@@ -140,6 +143,8 @@ def test_example_dry_runs(path, tmp_path):
     table = proc.stdout + proc.stderr
     for rule in EXPECTED_JOBS.get(path.name, set()):
         assert re.search(rf"^{rule}\s+\d+", table, flags=re.M), f"{path.name}: no {rule} job"
+    for rule, count in EXPECTED_COUNTS.get(path.name, {}).items():
+        assert re.search(rf"^{rule}\s+{count}$", table, flags=re.M), f"{path.name}: {rule}"
 
 
 @pytest.fixture(scope="module")
@@ -163,4 +168,6 @@ def test_suite_example_tasks_build_from_the_shipped_data(name, demo_genome, tmp_
         meta = build_task(task, data, tmp_path / task, inputs={"genome": demo_genome})
         assert min(meta["counts"].values()) >= 5, (task, meta["counts"])
         assert meta["warnings"] == [], (task, meta["warnings"])
+        if "nt" in spec["source"]:  # the protocol's 10 val folds of train; val.parquet empty
+            assert meta["val_folds"] == 10 and set(meta["counts"]) == {"train", "test"}, task
         assert spec["metric"] in ("mcc", "accuracy", "auroc"), task

@@ -62,7 +62,7 @@ def train_baseline(args: BaselineArguments) -> dict:
     fitter = getattr(importlib.import_module(module), name)
     if args.threads:
         _limit_threads(args.threads)
-    task = load_task(args.task_dir)
+    task = load_task(args.task_dir, seed=args.seed)
     headline = metrics.headline_metric(task.type, args.metric, where=f"tasks.{task.name}.metric")
     frames = {
         "train": label_subsample(

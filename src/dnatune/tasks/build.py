@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from dnatune.atomic import atomic_path
 from dnatune.config import SCHEMA_DIR, ConfigError, load_schema
 from dnatune.genome.source import genome_has_annotation
+from dnatune.tasks.folds import FOLD_COLUMN, check_val_folds, fold_splits
 from dnatune.tasks.from_genome import annotation_examples, bed_examples
 from dnatune.tasks.sources import (
     FILE_KINDS,
@@ -145,6 +146,7 @@ def check_task_specs(config: dict) -> None:
                     "genomic_benchmarks": "'<split>/<class>/<id>' from its class files",
                 }.get(kind, "its id (or name) column, else chrom:start-end")
             )
+        check_val_folds(where, kind, source)
         _check_suite_genomes(config, where, kind, source)
         if kind == "annotation":
             _check_annotation_task(config, where, source["annotation"], task_type)
@@ -364,9 +366,12 @@ def _class_counts(labels: list, task_type: str, names: list[str]) -> dict:
 def check_splits(
     splits: dict, task_type: str, names: list[str], warnings: _Warnings, origins: dict
 ) -> dict:
-    """Every split non-empty; classification splits hold at least two classes."""
+    """Every split non-empty; classification splits hold at least two classes.
+
+    A split absent from `splits` is none of the task's (val of a task with val folds).
+    """
     counts = {}
-    for split in SPLITS:
+    for split in (s for s in SPLITS if s in splits):
         frame, origin = splits[split], origins.get(split, origins.get("table"))
         if frame.empty:
             raise TaskInputError(
@@ -391,7 +396,7 @@ def check_splits(
         if task_type == "regression" and counts[split]["std"] == 0:
             warnings.add(f"{split}: every label is {counts[split]['mean']}")
     train = set(splits["train"]["sequence"])
-    for split in ("val", "test"):
+    for split in (s for s in ("val", "test") if s in splits):
         shared = int(splits[split]["sequence"].isin(train).sum())
         if shared:
             warnings.add(f"{split}: {shared} sequence(s) also occur in train (possible leakage)")
@@ -544,7 +549,12 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
     names = _label_names(spec, kind, frames, fixed_names, origins)
     for name, frame in frames.items():
         frames[name] = frame.assign(label=encode_labels(frame, name, task_type, names))
-    if "table" in frames:
+    folds = source["split"].get("val_folds")
+    if folds:
+        splits, method, detail = fold_splits(
+            frames, source["split"], task_type, names, origins, warnings
+        )
+    elif "table" in frames:
         splits, method, detail = _split_table(frames["table"], spec, task_type, kind)
     else:
         splits, method, detail = _user_splits(frames, source["split"], task_type)
@@ -553,10 +563,14 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
     seed = source["split"]["seed"]
     counts = {}
     for split in SPLITS:
-        frame = splits[split].sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        if split not in splits:  # val of a task with val folds: empty, train holds the folds
+            frame = splits["train"].iloc[:0].drop(columns=FOLD_COLUMN)
+        else:
+            frame = splits[split]
+        frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
         counts[split] = len(frame)
         _write_split(frame, task_type, Path(out_dir) / f"{split}.parquet")
-    lengths = pd.concat([splits[s]["sequence"].str.len() for s in SPLITS])
+    lengths = pd.concat([frame["sequence"].str.len() for frame in splits.values()])
     meta = {
         "task": task,
         "type": task_type,
@@ -564,7 +578,8 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
         "label_names": names,
         "ids": id_source,
         "split_method": method,
-        "counts": counts,
+        "val_folds": folds,
+        "counts": {s: n for s, n in counts.items() if s in splits},
         "warnings": list(warnings),
         "split_detail": detail,
         "class_counts": class_counts,
@@ -608,5 +623,7 @@ def _write_split(frame: pd.DataFrame, task_type: str, path: Path) -> None:
             columns[column] = pa.array(pd.to_numeric(frame[column]).tolist(), type=pa.int64())
         if "strand" in frame.columns:
             columns["strand"] = pa.array(frame["strand"].astype(str).tolist(), type=pa.string())
+    if FOLD_COLUMN in frame.columns:
+        columns[FOLD_COLUMN] = pa.array(frame[FOLD_COLUMN].tolist(), type=pa.int64())
     with atomic_path(path) as tmp:
         pq.write_table(pa.table(columns), tmp)

@@ -1,5 +1,5 @@
 """A task folder's splits as training reads them: meta.json and the split files checked, the
-label subsample of a grid cell, and labels as arrays.
+val fold and label subsample of a grid cell, and labels as arrays.
 
 Fine-tuning and the baselines share it, so that a cell at label fraction f and seed s trains
 on the same examples whichever kind of cell it is.
@@ -8,6 +8,7 @@ on the same examples whichever kind of cell it is.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from dnatune.metrics import METRICS
+from dnatune.tasks.folds import FOLD_COLUMN, fold_of_seed
 
 SPLITS = ("train", "val", "test")
+logger = logging.getLogger(__name__)
 
 
 class FinetuneInputError(ValueError):
@@ -34,8 +37,12 @@ class Task:
     paths: dict[str, Path]
 
 
-def load_task(task_dir: str | Path) -> Task:
-    """The task's meta.json and splits, checked for what fine-tuning relies on."""
+def load_task(task_dir: str | Path, seed: int | None = None) -> Task:
+    """The task's meta.json and splits, checked for what fine-tuning relies on.
+
+    `seed`: the grid cell's; a task built with val folds (meta.json `val_folds` K) then
+    validates on fold seed mod K of train and trains on the other folds.
+    """
     task_dir = Path(task_dir)
     meta_path = task_dir / "meta.json"
     if not meta_path.exists():
@@ -49,14 +56,19 @@ def load_task(task_dir: str | Path) -> Task:
         raise FinetuneInputError(
             f"{meta_path}: type '{task_type}' is unknown; expected one of {sorted(METRICS)}"
         )
+    folds = meta.get("val_folds")
     frames, paths = {}, {}
     for split in SPLITS:
         path = task_dir / f"{split}.parquet"
         if not path.exists():
             raise FinetuneInputError(f"{path}: missing; the tasks stage writes it, rerun it")
         frame = pd.read_parquet(path)
-        _check_frame(frame, path, task_type, int(meta["num_labels"]))
+        if not (folds and split == "val"):  # with val folds, val.parquet is empty
+            _check_frame(frame, path, task_type, int(meta["num_labels"]))
         frames[split], paths[split] = frame.reset_index(drop=True), path
+    if folds:
+        frames["train"], frames["val"] = _fold_of_seed(frames["train"], folds, seed, paths)
+        paths["val"] = paths["train"]
     return Task(
         name=meta.get("task", task_dir.name),
         type=task_type,
@@ -65,6 +77,18 @@ def load_task(task_dir: str | Path) -> Task:
         frames=frames,
         paths=paths,
     )
+
+
+def _fold_of_seed(train: pd.DataFrame, folds: int, seed: int | None, paths: dict):
+    if seed is None or FOLD_COLUMN not in train.columns:
+        raise FinetuneInputError(
+            f"{paths['train']}: the task has {folds} val folds (meta.json val_folds), so a cell "
+            f"needs its seed and the file its '{FOLD_COLUMN}' column"
+            + ("" if seed is None else "; rerun the tasks stage")
+        )
+    train, val = fold_of_seed(train, folds, seed)
+    logger.info("val: fold %d of %d of train (seed %d)", seed % folds, folds, seed)
+    return train, val
 
 
 def _check_frame(frame: pd.DataFrame, path: Path, task_type: str, num_labels: int) -> None:

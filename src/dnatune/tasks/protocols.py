@@ -8,14 +8,16 @@ still wins. What each preset holds, and why:
 - genomic_benchmarks: accuracy, the metric of the Genomic Benchmarks paper (Gresova et al.
   2023) and its baselines.
 - nt: MCC, the metric of the Nucleotide Transformer downstream tasks (Dalla-Torre et al.
-  2024); its 10-fold cross-validation is not reproduced: one val split is carved from train.
+  2024), and, for an `nt` folder (train and test only), its 10-fold cross-validation:
+  `source.split.val_folds: 10` with seeds 0..9, so that seed s validates on fold s of train
+  (dnatune.tasks.folds) and the folds are aggregated like seeds.
 - bend: AUROC (macro AUROC for multilabel tasks), BEND's metric for its classification
   tasks (Marin et al. 2024; it uses AUPRC for enhancer annotation: set `metric: auprc`),
   and `method: probe`, since BEND trains supervised heads on frozen LM embeddings.
 
-Seeds stay the grid's (`finetune.seeds`): no suite fixes them in a way worth copying
-(DNABERT-2's published GUE script runs a single seed, 42; NT varies folds instead), and
-several seeds are what gives each score its confidence interval. Learning rates, epochs
+Seeds otherwise stay the grid's (`finetune.seeds`): no suite fixes them in a way worth
+copying (DNABERT-2's published GUE script runs a single seed, 42; NT varies folds instead),
+and several seeds are what gives each score its confidence interval. Learning rates, epochs
 and batch sizes are the model's, not the suite's, so they stay the user's too.
 """
 
@@ -37,6 +39,7 @@ PROTOCOLS: dict[str, dict] = {
     "nt": {
         "metric": {"binary": "mcc", "multiclass": "mcc"},
         "finetune": {},
+        "val_folds": 10,
     },
     "bend": {
         "metric": {"binary": "auroc", "multilabel": "macro_auroc"},
@@ -68,3 +71,12 @@ def apply_protocols(config: dict) -> None:
         finetune = spec.setdefault("finetune", {})
         for key, value in preset["finetune"].items():
             finetune.setdefault(key, copy.deepcopy(value))
+        if "val_folds" in preset and "nt" in spec["source"]:
+            _fill_folds(spec, preset["val_folds"])
+
+
+def _fill_folds(spec: dict, folds: int) -> None:
+    """K val folds of train, and seeds 0..K-1 so that each fold is one cell's val split."""
+    split = spec["source"].setdefault("split", {})
+    split.setdefault("val_folds", folds)
+    spec["finetune"].setdefault("seeds", list(range(split["val_folds"])))

@@ -166,7 +166,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
         torch.set_num_threads(max(1, args.threads // world_size))
     _check_arguments(args)
 
-    task = load_task(args.task_dir)
+    task = load_task(args.task_dir, seed=args.seed)
     headline = metrics.headline_metric(task.type, args.metric, where=f"tasks.{task.name}.metric")
     train_frame = label_subsample(
         task.frames["train"], task.type, args.label_fraction, args.seed, task.paths["train"]
