@@ -10,6 +10,7 @@ offline and survives being mailed around.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,14 @@ from dnatune.report_inputs import CellKey, cell_key_from_path, long_sequences, r
 from dnatune.report_inputs import read_json as read_input_json
 from dnatune.report_overview import config_hash, overview
 from dnatune.report_tasks import ReportData, task_order, task_section
-from dnatune.stats import StatsPaths, read_cells, read_confusion, read_tasks, read_transfer
+from dnatune.stats import (
+    StatsPaths,
+    read_cells,
+    read_claims,
+    read_confusion,
+    read_tasks,
+    read_transfer,
+)
 from dnatune.summary import read_summary
 from dnatune.verdicts import detectable_factor
 
@@ -78,6 +86,7 @@ def read_report_data(inputs: ReportInputs) -> ReportData:
         histories=histories,
         long_sequences=long_sequences(histories),
         task_meta=task_meta,
+        claims=read_claims(inputs.stats.claims),
     )
 
 
@@ -107,7 +116,7 @@ def build_report(
             sections=[task_section(t, data, figures) for t in tasks],
             level=f"{confidence * 100:g}%",
             alpha=f"{1 - confidence:.2g}",
-            n_comparisons=int(data.transfer["q_value"].notna().sum()),
+            n_comparisons=int(data.claims["q_value"].notna().sum()),
             detect_factor=f"{detectable_factor(confidence):.2f}",
             n_boot=n_boot,
         )
@@ -123,9 +132,14 @@ def write_report(
     title: str = TITLE,
     n_boot: int = 1000,
     confidence: float = 0.95,
+    claims_copy: str | Path | None = None,
 ) -> str:
-    """Write report.html (and optionally the figures as PNG files); returns the page."""
+    """Write report.html (and optionally the figures as PNG files, and the stats stage's
+    claims.tsv copied to `claims_copy`, beside summary.tsv); returns the page."""
     page, figures = build_report(inputs, config, title, n_boot, confidence)
+    if claims_copy is not None:
+        with atomic_path(claims_copy) as tmp:
+            shutil.copyfile(inputs.stats.claims, tmp)
     if figures_dir is not None:
         with atomic_path(figures_dir, directory=True) as tmp:
             for name, png in figures.items():
