@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,23 +31,16 @@ import pandas as pd
 
 from dnatune.atomic import atomic_path
 from dnatune.cell_outputs import Predictions
+from dnatune.claim_grid import Grid, Subject
 from dnatune.config import BASELINE_MODEL
-from dnatune.convergence_ratio import (
-    SeedSteps,
-    pooled_ratio,
-    ratio_draws,
-    seed_steps,
-    validation_curve,
-)
-from dnatune.label_efficiency import Curve, crossing, efficiency_draws, resampled_cells
-from dnatune.metrics import greater_is_better
+from dnatune.convergence_ratio import faster_convergence
+from dnatune.label_efficiency import less_data
 from dnatune.report_inputs import CellKey
 from dnatune.transfer import BASELINE, Pair, paired_gain
 from dnatune.transfer import COLUMNS as TRANSFER_COLUMNS
 from dnatune.verdicts import WHAT, decide, display_name
 
 CLAIMS = ("better_scores", "less_data", "faster_convergence")
-ABSENT = "absent"
 COLUMNS = [
     "task",
     "model",
@@ -67,67 +59,6 @@ COLUMNS = [
     "verdict",
     "note",
 ]
-
-
-@dataclass
-class Grid:
-    """What every claim reads: summary.tsv, test predictions, degenerate flags, histories."""
-
-    summary: pd.DataFrame
-    predictions: Mapping[CellKey, Predictions]
-    degenerate: Mapping[CellKey, bool]
-    histories: Mapping[CellKey, dict]
-    n_boot: int
-    confidence: float
-    seed: int
-
-    def values(self, task, model, variant, metric, fraction=None) -> pd.DataFrame:
-        s = self.summary
-        rows = s[
-            (s["task"] == task)
-            & (s["model"] == model)
-            & (s["variant"] == variant)
-            & (s["metric"] == metric)
-        ]
-        return rows if fraction is None else rows[rows["label_fraction"] == fraction]
-
-    @property
-    def level(self) -> str:
-        return f"{self.confidence * 100:g}%"
-
-
-@dataclass
-class Subject:
-    """One pre-trained variant of a model on a task: what the claims are about."""
-
-    task: str
-    model: str
-    variant: str
-    metric: str
-    task_type: str
-
-    @property
-    def what(self) -> str:
-        return WHAT[self.variant]
-
-    @property
-    def higher(self) -> bool:
-        return greater_is_better(self.metric)
-
-    def row(self, claim: str, fraction: float, reference: str, **values) -> dict:
-        return {
-            "task": self.task,
-            "model": self.model,
-            "variant": self.variant,
-            "label_fraction": fraction,
-            "claim": claim,
-            "reference": reference,
-            "metric": self.metric,
-            **values,
-        }
-
-    def absent(self, claim: str, fraction: float, reference: str, reason: str) -> dict:
-        return self.row(claim, fraction, reference, evidence=ABSENT, verdict=reason)
 
 
 def claim_tables(
@@ -155,7 +86,7 @@ def claim_tables(
     ]
     choices = {}
     for subject in subjects:
-        for fraction in _fractions(grid, subject, subject.variant):
+        for fraction in grid.fractions(subject):
             key = (subject.task, fraction)
             if key not in choices:
                 choices[key] = best_baseline(grid, subject, fraction)
@@ -170,7 +101,7 @@ def claim_tables(
     for subject in subjects:
         rows += better_scores(grid, subject, joint, choices)
         rows.append(less_data(grid, subject))
-        rows += [faster_convergence(grid, subject, f) for f in _fractions(grid, subject)]
+        rows += [faster_convergence(grid, subject, f) for f in grid.fractions(subject)]
     table = pd.DataFrame(rows, columns=COLUMNS)
     order = {"_claim": table["claim"].map(CLAIMS.index), "_ref": table["reference"] != BASELINE}
     table = table.assign(**order).sort_values(
@@ -178,11 +109,6 @@ def claim_tables(
     )
     rescored = joint[joint["baseline"] == BASELINE].reset_index(drop=True)
     return rescored, table.drop(columns=list(order)).reset_index(drop=True)
-
-
-def _fractions(grid: Grid, subject: Subject, variant: str | None = None) -> list[float]:
-    rows = grid.values(subject.task, subject.model, variant or subject.variant, subject.metric)
-    return sorted(float(f) for f in rows["label_fraction"].unique())
 
 
 # ---------------------------------------------------------------- better scores
@@ -233,7 +159,7 @@ def best_baseline(grid: Grid, subject: Subject, fraction: float) -> BaselineChoi
 def baseline_gains(grid: Grid, subject: Subject, choices: Mapping) -> list[dict | None]:
     """Undecided transfer-table rows of the variant against the best baseline per fraction."""
     out = []
-    for fraction in _fractions(grid, subject):
+    for fraction in grid.fractions(subject):
         choice = choices.get((subject.task, fraction))
         if choice is None:
             continue
@@ -265,7 +191,7 @@ def baseline_gains(grid: Grid, subject: Subject, choices: Mapping) -> list[dict 
 
 def better_scores(grid: Grid, subject: Subject, joint: pd.DataFrame, choices) -> list[dict]:
     rows = []
-    for fraction in _fractions(grid, subject):
+    for fraction in grid.fractions(subject):
         mine = joint[
             (joint["task"] == subject.task)
             & (joint["model"] == subject.model)
@@ -319,258 +245,6 @@ def _no_comparison(grid, subject, fraction, reference, choice) -> str:
 
 
 # ---------------------------------------------------------------- less data
-
-
-def less_data(grid: Grid, subject: Subject) -> dict:
-    """Label efficiency at the variant's smallest fraction, read on scratch's curve."""
-    f0 = _fractions(grid, subject)[0]
-    claim = partial(subject.absent, "less_data", f0, BASELINE)
-    scratch = grid.values(subject.task, subject.model, BASELINE, subject.metric)
-    if scratch.empty:
-        return claim("no scratch cells in the grid: add scratch to finetune.variants")
-    fractions = sorted(float(f) for f in scratch["label_fraction"].unique())
-    if f0 not in fractions:
-        return claim(f"scratch has no cells at {f0 * 100:g}% labels, the variant's smallest")
-    points = {("scratch", f): _by_seed(scratch, f) for f in fractions}
-    treated = grid.values(subject.task, subject.model, subject.variant, subject.metric, f0)
-    points[(subject.variant, f0)] = _by_seed(treated, f0)
-    curve = Curve(points)
-    target = curve.mean((subject.variant, f0))
-    estimate = crossing(
-        fractions, [curve.mean(("scratch", f)) for f in fractions], target, subject.higher
-    )
-    keys = [
-        CellKey(subject.task, subject.model, v, f, s) for (v, f), by in points.items() for s in by
-    ]
-    values = {k: points[(k.variant, k.label_fraction)][k.seed] for k in keys}
-    rng = np.random.default_rng(grid.seed)
-    draws, examples = resampled_cells(
-        keys, values, grid.predictions, subject.task_type, subject.metric, grid.n_boot, rng
-    )
-    n_seeds = len(curve.seeds())
-    if (n_seeds < 2 and not examples) or grid.n_boot <= 0:
-        low = high = math.nan
-        method = "none (1 seed, no test predictions)"
-    else:
-        samples = efficiency_draws(
-            curve,
-            {(k.variant, k.label_fraction, k.seed): d for k, d in draws.items()},
-            (subject.variant, f0),
-            fractions,
-            subject.higher,
-            rng,
-        )
-        low, high = interval(samples, grid.confidence)
-        method = _bootstrap_method(grid.n_boot, examples)
-    degenerate = all(grid.degenerate.get(k, False) for k in keys)
-    numbers = Efficiency(subject, f0, max(fractions), target, estimate, low, high)
-    evidence, verdict = numbers.verdict(grid.level, degenerate)
-    return subject.row(
-        "less_data",
-        f0,
-        BASELINE,
-        n_seeds=n_seeds,
-        estimate=estimate,
-        ci_low=low,
-        ci_high=high,
-        ci_method=method,
-        evidence=evidence,
-        verdict=verdict,
-        note="scratch's seed-mean curve interpolated linearly in log label fraction",
-    )
-
-
-def _by_seed(rows: pd.DataFrame, fraction: float) -> dict[int, float]:
-    at = rows[rows["label_fraction"] == fraction].dropna(subset=["value"])
-    return dict(zip(at["seed"].astype(int), at["value"].astype(float), strict=True))
-
-
-@dataclass
-class Efficiency:
-    subject: Subject
-    smallest: float
-    largest: float
-    target: float
-    estimate: float
-    low: float
-    high: float
-
-    def verdict(self, level: str, degenerate: bool) -> tuple[str, str]:
-        s, f0 = self.subject, fraction_text(self.smallest, self.largest)
-        name = display_name(s.metric)
-        reach = f"the {name} {self.target:.2f} that {s.what} reaches with {f0} of the labels"
-        needs = f"scratch needs {fraction_text(self.estimate, self.largest)} of the labels"
-        never = "never within the grid; " if math.isinf(self.estimate) else ""
-        ci = (
-            f" ({never}{level} CI {fraction_text(self.low, self.largest)} to "
-            f"{fraction_text(self.high, self.largest)})"
-            if not math.isnan(self.low)
-            else f" ({never}no CI: add seeds or keep the test predictions)"
-        )
-        if degenerate:
-            return "neither", (
-                "neither variant learned this task at any label fraction, so no label saving "
-                "is judged; likely causes: too few training steps or labels"
-            )
-        if self.estimate <= self.smallest:
-            return "none", (
-                f"no label saving within the grid: scratch already reaches {reach}; "
-                f"the grid cannot say whether scratch would need fewer than {f0}"
-            )
-        if not math.isnan(self.low) and self.low > self.smallest:
-            times = (
-                f", {self.estimate / self.smallest:.1f}× as many"
-                if math.isfinite(self.estimate)
-                else ""
-            )
-            return "helps", f"{s.what} saves labels: {needs}{ci} to match {reach}{times}"
-        return "none", (
-            f"no evidence that {s.what} saves labels: {needs}{ci} to match {reach}; "
-            f"the CI reaches {f0}, no saving"
-        )
-
-
-def fraction_text(value: float, largest: float) -> str:
-    """0.20, or 'more than 1.0' when scratch never gets there within the grid."""
-    if math.isnan(value):
-        return "–"
-    if math.isinf(value):
-        return f"more than {_decimal(largest)}"
-    return _decimal(value)
-
-
-def _decimal(value: float) -> str:
-    text = f"{value:.2g}"
-    return text if "." in text or "e" in text else f"{text}.0"
-
-
-# ---------------------------------------------------------------- faster convergence
-
-
-def faster_convergence(grid: Grid, subject: Subject, fraction: float) -> dict:
-    """Steps to scratch's best validation metric, the variant's over scratch's, at `fraction`."""
-    claim = partial(subject.absent, "faster_convergence", fraction, BASELINE)
-    scratch = _by_seed(grid.values(subject.task, subject.model, BASELINE, subject.metric), fraction)
-    treated = _by_seed(
-        grid.values(subject.task, subject.model, subject.variant, subject.metric), fraction
-    )
-    seeds = sorted(set(scratch) & set(treated))
-    at = f"at {fraction * 100:g}% labels"
-    if not seeds:
-        return claim(f"no scratch cells sharing a seed with {subject.variant} {at}")
-    keys = {
-        (v, s): CellKey(subject.task, subject.model, v, fraction, s)
-        for v in (BASELINE, subject.variant)
-        for s in seeds
-    }
-    missing = [f"{v} s{s}" for (v, s), k in keys.items() if k not in grid.histories]
-    if missing:
-        return claim(f"history.json of {', '.join(missing)} {at} not read; rerun those cells")
-    curves = {vs: validation_curve(grid.histories[k], subject.metric) for vs, k in keys.items()}
-    empty = [f"{v} s{s}" for (v, s), c in curves.items() if not c]
-    if empty:
-        return claim(
-            f"history.json of {', '.join(empty)} {at} logs no validation "
-            f"{display_name(subject.metric)} (eval_{subject.metric}); rerun those cells"
-        )
-    steps = [
-        seed_steps(s, curves[(BASELINE, s)], curves[(subject.variant, s)], subject.higher)
-        for s in seeds
-    ]
-    estimate = pooled_ratio(steps)
-    if len(steps) >= 2 and grid.n_boot > 0:
-        draws = ratio_draws(steps, grid.n_boot, np.random.default_rng(grid.seed))
-        low, high = interval(draws, grid.confidence)
-        method = f"bootstrap over seeds ({grid.n_boot} resamples)"
-    else:
-        low = high = math.nan
-        method = "none (1 seed)"
-    degenerate = all(grid.degenerate.get(k, False) for k in keys.values())
-    evidence, verdict = convergence_verdict(
-        subject, fraction, steps, estimate, low, high, grid.level, degenerate
-    )
-    return subject.row(
-        "faster_convergence",
-        fraction,
-        BASELINE,
-        n_seeds=len(seeds),
-        estimate=estimate,
-        ci_low=low,
-        ci_high=high,
-        ci_method=method,
-        evidence=evidence,
-        verdict=verdict,
-        note=resolution_note(grid, keys.values(), steps),
-    )
-
-
-def resolution_note(grid: Grid, keys, steps: list[SeedSteps]) -> str:
-    """'validation every 12 steps; scratch's best at 90 steps on average: ratio resolved to ~0.13'."""
-    every = [grid.histories[k].get("eval_steps") for k in keys]
-    every = [e for e in every if isinstance(e, (int, float)) and e > 0]
-    mean_steps = float(np.mean([s.scratch_steps for s in steps]))
-    if not every:
-        return (
-            f"scratch's best at {mean_steps:.0f} steps on average; evaluation interval not recorded"
-        )
-    interval_steps = max(every)
-    return (
-        f"validation every {interval_steps:g} steps; scratch's best at {mean_steps:.0f} steps on "
-        f"average: the ratio is resolved to about {interval_steps / mean_steps:.2g}"
-    )
-
-
-def convergence_verdict(subject, fraction, steps, estimate, low, high, level, degenerate):
-    at = f"at {fraction * 100:g}% labels"
-    best = f"scratch's best validation {display_name(subject.metric)}"
-    never = sum(math.isinf(s.variant_steps) for s in steps)
-    if math.isfinite(estimate):
-        mean = [np.mean([getattr(s, f) for s in steps]) for f in ("variant_steps", "scratch_steps")]
-        reached = (
-            f"reaches {best} in {ratio_text(estimate)} scratch's steps "
-            f"({mean[0]:.0f} vs {mean[1]:.0f}, mean over seeds)"
-        )
-    else:
-        reached = f"does not reach {best} within its run in {never} of {len(steps)} seeds"
-    ci = (
-        f" ({level} CI {ratio_text(low)} to {ratio_text(high)})"
-        if not math.isnan(low)
-        else " (no CI: one seed)"
-    )
-    if degenerate:
-        return "neither", (
-            f"neither variant learned this task {at}, so convergence to scratch's best is not "
-            "judged; likely causes: too few training steps or labels, or the learning rate"
-        )
-    if not math.isnan(high) and high < 1:
-        return "helps", f"{subject.what} converges faster {at}: {reached}{ci}"
-    if not math.isnan(low) and low > 1:
-        return "hurts", f"{subject.what} converges slower {at}: {reached}{ci}"
-    return "none", f"no evidence of faster convergence from {subject.what} {at}: {reached}{ci}"
-
-
-def ratio_text(value: float) -> str:
-    return "never" if math.isinf(value) else f"{value:.2f}×"
-
-
-# ---------------------------------------------------------------- shared
-
-
-def interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Percentile interval of bootstrap draws that may be infinite ('never'): empirical
-    quantiles (inverted CDF), so no interpolation mixes a finite draw with an infinite one."""
-    samples = samples[~np.isnan(samples)]
-    if samples.size == 0:
-        return math.nan, math.nan
-    alpha = 1 - confidence
-    lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-    return float(lo), float(hi)
-
-
-def _bootstrap_method(n_boot: int, examples: bool) -> str:
-    if examples:
-        return f"bootstrap over seeds and test examples ({n_boot} resamples)"
-    return f"bootstrap over seeds ({n_boot} resamples; test predictions not available)"
 
 
 def write_claims(table: pd.DataFrame, out_tsv: str | Path) -> None:

@@ -14,7 +14,8 @@ The bootstrap follows dnatune.transfer: each resample draws test examples with
 replacement (the same draw for every cell, which pairs them) and seeds with replacement
 (the same seeds for every curve point), recomputes every cell's metric and the curves'
 seed means, and reads the crossing again. Without every cell's test predictions only
-the seeds are resampled, from the metrics in summary.tsv.
+the seeds are resampled, from the metrics in summary.tsv. `less_data` turns these into the claim's row of claims.tsv:
+`helps` when the CI's lower end is above the smallest fraction, judged on the CI alone.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from dnatune.cell_outputs import Predictions
+from dnatune.claim_grid import Estimate, Grid, Subject, bootstrap_method, by_seed, interval
 from dnatune.metrics import batched_metrics
 from dnatune.report_inputs import CellKey
-from dnatune.transfer import RESAMPLE_BUDGET
+from dnatune.transfer import BASELINE, RESAMPLE_BUDGET
+from dnatune.verdicts import display_name
 
 
 def crossing(fractions: Sequence[float], means: Sequence[float], target: float, higher: bool):
@@ -125,3 +129,117 @@ def efficiency_draws(
         ]
     )
     return out[~np.isnan(out)]
+
+
+# ---------------------------------------------------------------- the claim
+
+
+def less_data(grid: Grid, subject: Subject) -> dict:
+    """Label efficiency at the variant's smallest fraction, read on scratch's curve."""
+    f0 = grid.fractions(subject)[0]
+    claim = partial(subject.absent, "less_data", f0, BASELINE)
+    scratch = grid.values(subject.task, subject.model, BASELINE, subject.metric)
+    if scratch.empty:
+        return claim("no scratch cells in the grid: add scratch to finetune.variants")
+    fractions = sorted(float(f) for f in scratch["label_fraction"].unique())
+    if f0 not in fractions:
+        return claim(f"scratch has no cells at {f0 * 100:g}% labels, the variant's smallest")
+    points = {("scratch", f): by_seed(scratch, f) for f in fractions}
+    treated = grid.values(subject.task, subject.model, subject.variant, subject.metric, f0)
+    points[(subject.variant, f0)] = by_seed(treated, f0)
+    curve = Curve(points)
+    target = curve.mean((subject.variant, f0))
+    estimate = crossing(
+        fractions, [curve.mean(("scratch", f)) for f in fractions], target, subject.higher
+    )
+    keys = [
+        CellKey(subject.task, subject.model, v, f, s) for (v, f), by in points.items() for s in by
+    ]
+    values = {k: points[(k.variant, k.label_fraction)][k.seed] for k in keys}
+    rng = np.random.default_rng(grid.seed)
+    draws, examples = resampled_cells(
+        keys, values, grid.predictions, subject.task_type, subject.metric, grid.n_boot, rng
+    )
+    n_seeds = len(curve.seeds())
+    if (n_seeds < 2 and not examples) or grid.n_boot <= 0:
+        low = high = math.nan
+        method = "none (1 seed, no test predictions)"
+    else:
+        samples = efficiency_draws(
+            curve,
+            {(k.variant, k.label_fraction, k.seed): d for k, d in draws.items()},
+            (subject.variant, f0),
+            fractions,
+            subject.higher,
+            rng,
+        )
+        low, high = interval(samples, grid.confidence)
+        method = bootstrap_method(grid.n_boot, examples)
+    degenerate = all(grid.degenerate.get(k, False) for k in keys)
+    numbers = Efficiency(subject, f0, max(fractions), target, estimate, low, high)
+    return subject.measured(
+        "less_data",
+        f0,
+        Estimate(n_seeds, estimate, low, high, method),
+        numbers.verdict(grid.level, degenerate),
+        "scratch's seed-mean curve interpolated linearly in log label fraction",
+    )
+
+
+@dataclass
+class Efficiency:
+    subject: Subject
+    smallest: float
+    largest: float
+    target: float
+    estimate: float
+    low: float
+    high: float
+
+    def verdict(self, level: str, degenerate: bool) -> tuple[str, str]:
+        s, f0 = self.subject, fraction_text(self.smallest, self.largest)
+        name = display_name(s.metric)
+        reach = f"the {name} {self.target:.2f} that {s.what} reaches with {f0} of the labels"
+        needs = f"scratch needs {fraction_text(self.estimate, self.largest)} of the labels"
+        never = "never within the grid; " if math.isinf(self.estimate) else ""
+        ci = (
+            f" ({never}{level} CI {fraction_text(self.low, self.largest)} to "
+            f"{fraction_text(self.high, self.largest)})"
+            if not math.isnan(self.low)
+            else f" ({never}no CI: add seeds or keep the test predictions)"
+        )
+        if degenerate:
+            return "neither", (
+                "neither variant learned this task at any label fraction, so no label saving "
+                "is judged; likely causes: too few training steps or labels"
+            )
+        if self.estimate <= self.smallest:
+            return "none", (
+                f"no label saving within the grid: scratch already reaches {reach}; "
+                f"the grid cannot say whether scratch would need fewer than {f0}"
+            )
+        if not math.isnan(self.low) and self.low > self.smallest:
+            times = (
+                f", {self.estimate / self.smallest:.1f}× as many"
+                if math.isfinite(self.estimate)
+                else ""
+            )
+            return "helps", f"{s.what} saves labels: {needs}{ci} to match {reach}{times}"
+        return "none", (
+            f"no evidence that {s.what} saves labels: {needs}{ci} to match {reach}; "
+            f"the CI reaches {f0}, no saving"
+        )
+
+
+def fraction_text(value: float, largest: float) -> str:
+    """0.20, or 'more than 1.0' when scratch never gets there within the grid."""
+    if math.isnan(value):
+        return "–"
+    if math.isinf(value):
+        return f"more than {_decimal(largest)}"
+    return _decimal(value)
+
+
+def _decimal(value: float) -> str:
+    text = f"{value:.2g}"
+    return text if "." in text or "e" in text else f"{text}.0"

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dnatune.claims import CLAIMS, fraction_text, ratio_text
+from dnatune.claims import CLAIMS
+from dnatune.convergence_ratio import ratio_text
+from dnatune.label_efficiency import fraction_text
 from dnatune.plots import percent, variant_label
 from dnatune.report_format import DASH, Styled, fmt_p, is_missing
 from dnatune.verdicts import display_name
