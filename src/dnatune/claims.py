@@ -21,6 +21,7 @@ empty history.json) is a row with evidence `absent` whose verdict says why.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from dnatune.report_inputs import CellKey
 from dnatune.transfer import BASELINE, Pair, paired_gain
 from dnatune.transfer import COLUMNS as TRANSFER_COLUMNS
 from dnatune.verdicts import WHAT, decide, display_name
+
+logger = logging.getLogger(__name__)
 
 CLAIMS = ("better_scores", "less_data", "faster_convergence")
 COLUMNS = [
@@ -244,9 +247,11 @@ def _no_comparison(grid, subject, fraction, reference, choice) -> str:
     return f"{subject.variant} and {reference} share no seed {at}; run the same seeds for both"
 
 
-# ---------------------------------------------------------------- less data
+# ---------------------------------------------------------------- the table
 
 
 def write_claims(table: pd.DataFrame, out_tsv: str | Path) -> None:
     with atomic_path(out_tsv) as tmp:
         table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+    for row in table.itertuples():
+        logger.info("%s %s/%s %s: %s", row.claim, row.task, row.model, row.variant, row.verdict)
