@@ -96,12 +96,14 @@ def _reference(r) -> str:
 
 
 def _per_fraction(rows: pd.DataFrame) -> str:
-    """'helps at 5%, none at 100% (cnn)'."""
+    """'helps at 5%, +0.21 MCC over cnn; none at 100%, -0.01 MCC over kmer_lr'."""
     if rows.empty:
         return DASH
     words = []
     for r in rows.itertuples():
         extra = f", {estimate_text(r, r.estimate)}" if r.evidence != "absent" else ""
+        if r.claim == "better_scores" and r.reference != "scratch" and r.evidence != "absent":
+            extra += f" over {r.reference}"
         words.append(f"{r.evidence} at {percent(r.label_fraction)}{extra}")
     return "; ".join(words)
 
