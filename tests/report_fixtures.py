@@ -35,6 +35,8 @@ TASKS = {
     },
 }
 MODEL = "tiny"
+BASELINES = ("cnn", "kmer_lr")  # variants whose cells sit under the model folder "baseline"
+BASELINE_BONUS = {"cnn": 0.3, "kmer_lr": 0.1}  # skill over scratch: the CNN is the better one
 WEIGHT_SHAPES = {"embeddings": (69, 16), "encoder.dense": (16, 16), "classifier": (2, 16)}
 
 
@@ -72,7 +74,8 @@ class Grid:
                         yield task, variant, fraction, seed
 
     def cell_dir(self, stage: str, task, variant, fraction, seed) -> Path:
-        return self.results / stage / task / MODEL / variant / f"f{fraction:g}" / f"s{seed}"
+        model = model_of(variant)
+        return self.results / stage / task / model / variant / f"f{fraction:g}" / f"s{seed}"
 
     @property
     def summary_tsv(self) -> Path:
@@ -86,7 +89,12 @@ class Grid:
         """summary.tsv and the stats tables, as the summary and stats rules write them."""
         write_summary(self.metrics, self.summary_tsv, self.histories)
         return write_stats(
-            self.summary_tsv, self.metrics, self.predictions, self.stats, n_boot=n_boot
+            self.summary_tsv,
+            self.metrics,
+            self.predictions,
+            self.stats,
+            n_boot=n_boot,
+            history_paths=self.histories,
         )
 
     def report_inputs(self) -> ReportInputs:
@@ -102,6 +110,10 @@ class Grid:
             benchmark_dir=str(self.benchmark_dir),
             **lists,
         )
+
+
+def model_of(variant: str) -> str:
+    return "baseline" if variant in BASELINES else MODEL
 
 
 def write_json(path: Path, data) -> Path:
@@ -144,7 +156,11 @@ def make_grid(
         for variant in variants:
             for fraction in fractions:
                 for seed in seeds:
-                    bonus = pretrain_bonus * (1.2 - fraction) if variant != "scratch" else 0.0
+                    bonus = (
+                        pretrain_bonus * (1.2 - fraction)
+                        if variant in ("pretrained", "continued")
+                        else BASELINE_BONUS.get(variant, 0.0)
+                    )
                     skill = 0.4 + 1.0 * fraction + bonus + rng.normal(0, 0.08)
                     _write_cell(grid, task, spec, variant, fraction, seed, labels, skill, rng)
     _benchmarks(grid)
@@ -326,6 +342,8 @@ def _write_cell(grid, task, spec, variant, fraction, seed, labels, skill, rng) -
                 "train_seconds": train_seconds,
                 "train_steps": train_steps,
                 "best_step": log[-1]["step"],
+                "eval_steps": eval_every,
+                "val_metrics": {spec["headline"]: log[-1][f"eval_{spec['headline']}"]},
                 "n_train": n_train,
                 **_long_sequences(spec, n_train),
             },
@@ -336,7 +354,7 @@ def _write_cell(grid, task, spec, variant, fraction, seed, labels, skill, rng) -
             grid.cell_dir("eval", task, variant, fraction, seed) / "metrics.json",
             {
                 "task": task,
-                "model": MODEL,
+                "model": model_of(variant),
                 "variant": variant,
                 "label_fraction": fraction,
                 "seed": seed,

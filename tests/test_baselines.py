@@ -394,3 +394,11 @@ def test_baseline_cells_reach_the_summary_and_the_report(tmp_path):
     transfer = pd.read_csv(transfer_tsv, sep="\t")
     assert set(transfer.model) == {"tiny"} and set(transfer.variant) == {"pretrained"}
     assert "kmer_lr" in (report / "report.html").read_text()
+    # the three claims read the real cells: baselines chosen on validation, validation logs
+    claims = pd.read_csv(report / "claims.tsv", sep="\t")
+    better = claims[(claims.claim == "better_scores") & (claims.reference != "scratch")]
+    assert len(better) and set(better.reference) <= {"cnn", "kmer_lr"}
+    assert better.note.str.startswith("best baseline chosen on mean validation").all()
+    speed = claims[claims.claim == "faster_convergence"]
+    assert len(speed) and (speed.evidence != "absent").all(), speed.verdict.tolist()
+    assert (claims[claims.claim == "less_data"].evidence != "absent").all()

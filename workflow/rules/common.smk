@@ -475,6 +475,8 @@ STATS_TASKS = f"{STATS_DIR}/tasks.tsv"
 STATS_CURVES = f"{STATS_DIR}/curves.parquet"
 STATS_CONFUSION = f"{STATS_DIR}/confusion.tsv"
 STATS_CELLS = f"{STATS_DIR}/cells.tsv"
+STATS_CLAIMS = f"{STATS_DIR}/claims.tsv"
+REPORT_CLAIMS = f"{REPORT_DIR}/claims.tsv"  # a copy beside summary.tsv
 BENCHMARK_DIR = "benchmarks/results"
 
 

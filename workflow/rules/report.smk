@@ -31,6 +31,7 @@ rule report:
         curves=STATS_CURVES,
         confusion=STATS_CONFUSION,
         cells=STATS_CELLS,
+        claims=STATS_CLAIMS,
         histories=report_histories,
         manifests=report_manifests,
         windows=report_windows,
@@ -51,6 +52,12 @@ rule report:
             caption="../report/figures.rst",
             category="Figures",
             labels={"figure": "{name}"},
+        ),
+        claims=report(
+            REPORT_CLAIMS,
+            caption="../report/claims.rst",
+            category="Tables",
+            labels={"table": "three claims of transfer learning"},
         ),
     log:
         "logs/report/report.log",

@@ -1,5 +1,6 @@
 # Statistics stage: every cell's metrics and test predictions -> the tables the report
-# renders (transfer gains with CIs and paired tests, ROC/PR points, confusion counts).
+# renders (transfer gains with CIs and paired tests, the three claims of transfer learning,
+# ROC/PR points, confusion counts); the histories give the validation curves.
 
 
 rule stats:
@@ -7,6 +8,7 @@ rule stats:
         summary=REPORT_SUMMARY,
         metrics=report_metrics,
         predictions=report_predictions,
+        histories=report_histories,
     output:
         transfer=report(
             STATS_TRANSFER,
@@ -18,6 +20,7 @@ rule stats:
         curves=STATS_CURVES,
         confusion=STATS_CONFUSION,
         cells=STATS_CELLS,
+        claims=STATS_CLAIMS,
     log:
         "logs/stats/stats.log",
     benchmark:

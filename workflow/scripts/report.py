@@ -1,4 +1,5 @@
-"""summary.tsv, the stats tables, histories and overview files -> report.html, figures/."""
+"""summary.tsv, the stats tables, histories and overview files -> report.html, figures/,
+and claims.tsv beside summary.tsv."""
 
 from dnatune.logs import setup_logging
 from dnatune.report.render import ReportInputs, write_report
@@ -10,7 +11,12 @@ write_report(
     ReportInputs(
         summary_tsv=inputs.summary,
         stats=StatsPaths(
-            inputs.transfer, inputs.tasks, inputs.curves, inputs.confusion, inputs.cells
+            inputs.transfer,
+            inputs.tasks,
+            inputs.curves,
+            inputs.confusion,
+            inputs.cells,
+            inputs.claims,
         ),
         histories=list(inputs.histories),
         manifests=list(inputs.manifests),
@@ -27,4 +33,5 @@ write_report(
     title=snakemake.params.title,
     n_boot=snakemake.params.bootstrap,
     confidence=snakemake.params.confidence,
+    claims_copy=snakemake.output.claims,
 )

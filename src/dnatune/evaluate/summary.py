@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from dnatune.atomic import atomic_path
+from dnatune.config import BASELINE_MODEL
 from dnatune.evaluate.readers import (
     CellKey,
     ReportInputError,
@@ -78,9 +79,10 @@ def collect_summary(
     table["train_steps"] = table["train_steps"].astype("Int64")
     order = table["variant"].map(VARIANT_ORDER).fillna(len(VARIANT_ORDER))
     table = (
-        table.assign(_variant=order)
-        .sort_values(["task", "model", "_variant", "label_fraction", "seed", "metric"])
-        .drop(columns="_variant")
+        # baseline cells (model folder `baseline`) after every model's, whatever its name
+        table.assign(_variant=order, _baseline=table["model"] == BASELINE_MODEL)
+        .sort_values(["task", "_baseline", "model", "_variant", "label_fraction", "seed", "metric"])
+        .drop(columns=["_variant", "_baseline"])
         .reset_index(drop=True)
     )
     return table

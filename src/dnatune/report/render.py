@@ -10,6 +10,7 @@ offline and survives being mailed around.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,14 @@ from dnatune.evaluate.summary import read_summary
 from dnatune.report.formatting import Figures, Styled, fmt_int
 from dnatune.report.overview import config_hash, overview
 from dnatune.report.tasks import ReportData, task_order, task_section
-from dnatune.stats.tables import StatsPaths, read_cells, read_confusion, read_tasks, read_transfer
+from dnatune.stats.tables import (
+    StatsPaths,
+    read_cells,
+    read_claims,
+    read_confusion,
+    read_tasks,
+    read_transfer,
+)
 from dnatune.stats.verdicts import detectable_factor
 
 logger = logging.getLogger(__name__)
@@ -51,7 +59,7 @@ class ReportInputs:
 def templates() -> jinja2.Environment:
     """The report's templates (package data), every value escaped unless marked safe."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("dnatune.report", "templates"),
+        loader=jinja2.PackageLoader("dnatune.report.render", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -78,6 +86,7 @@ def read_report_data(inputs: ReportInputs) -> ReportData:
         histories=histories,
         long_sequences=long_sequences(histories),
         task_meta=task_meta,
+        claims=read_claims(inputs.stats.claims),
     )
 
 
@@ -107,7 +116,7 @@ def build_report(
             sections=[task_section(t, data, figures) for t in tasks],
             level=f"{confidence * 100:g}%",
             alpha=f"{1 - confidence:.2g}",
-            n_comparisons=int(data.transfer["q_value"].notna().sum()),
+            n_comparisons=int(data.claims["q_value"].notna().sum()),
             detect_factor=f"{detectable_factor(confidence):.2f}",
             n_boot=n_boot,
         )
@@ -123,9 +132,14 @@ def write_report(
     title: str = TITLE,
     n_boot: int = 1000,
     confidence: float = 0.95,
+    claims_copy: str | Path | None = None,
 ) -> str:
-    """Write report.html (and optionally the figures as PNG files); returns the page."""
+    """Write report.html (and optionally the figures as PNG files, and the stats stage's
+    claims.tsv copied to `claims_copy`, beside summary.tsv); returns the page."""
     page, figures = build_report(inputs, config, title, n_boot, confidence)
+    if claims_copy is not None:
+        with atomic_path(claims_copy) as tmp:
+            shutil.copyfile(inputs.stats.claims, tmp)
     if figures_dir is not None:
         with atomic_path(figures_dir, directory=True) as tmp:
             for name, png in figures.items():

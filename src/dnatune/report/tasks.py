@@ -17,6 +17,7 @@ from dnatune.evaluate.readers import CellKey
 from dnatune.evaluate.summary import VARIANT_ORDER
 from dnatune.metrics import greater_is_better
 from dnatune.report import plots
+from dnatune.report.claims import ClaimLine, claim_lines, claim_rows
 from dnatune.report.formatting import DASH, Figure, Figures, Styled, fmt, fmt_int, fmt_p
 from dnatune.stats.verdicts import display_name
 
@@ -34,6 +35,7 @@ class ReportData:
     histories: dict[CellKey, dict]
     long_sequences: dict[tuple[str, str], dict]
     task_meta: dict[str, dict]
+    claims: pd.DataFrame  # stats claims.tsv: the three claims per task x model x variant
 
 
 @dataclass
@@ -63,6 +65,8 @@ class TaskSection:
     data_efficiency: Figure
     convergence: list[Figure]
     predictions: list[PredictionFigures] = field(default_factory=list)
+    claims: list[list] = field(default_factory=list)  # report_claims.claim_rows
+    claim_lines: list[ClaimLine] = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +112,10 @@ def task_section(task: str, data: ReportData, figures: Figures) -> TaskSection:
     )
     if info["type"] in ("binary", "multiclass"):
         add_prediction_figures(section, data, models, figures)
+    claims = data.claims[data.claims["task"] == task]
+    largest = float(data.summary[data.summary["task"] == task]["label_fraction"].max())
+    section.claims = claim_rows(claims, largest)
+    section.claim_lines = claim_lines(claims, largest)
     return section
 
 

@@ -6,6 +6,9 @@ once, into results/stats/:
 * transfer.tsv: transfer gain of each pre-trained variant over scratch, with its
   CI, paired tests, ranking-metric gain, FDR q-value, detectable gain and verdict
   (dnatune.stats.transfer, dnatune.stats.verdicts);
+* claims.tsv: the three claims of transfer learning, better scores (over scratch and
+  over the best baseline), less data and faster convergence, each with its CI and
+  verdict (dnatune.stats.claims; its baseline comparisons share transfer.tsv's FDR family);
 * cells.tsv: per cell its decision threshold and degenerate flags (dnatune.evaluate.degenerate);
 * tasks.tsv: per task its type, headline metric, test-set size and threshold rule;
 * curves.parquet: ROC and precision-recall points of binary cells;
@@ -31,11 +34,13 @@ from dnatune.evaluate.readers import (
     CellKey,
     ReportInputError,
     cell_key_from_path,
+    read_history,
     read_metrics,
     read_test_predictions,
 )
 from dnatune.evaluate.summary import read_summary
 from dnatune.metrics import THRESHOLD
+from dnatune.stats.claims import claim_tables, write_claims
 from dnatune.stats.transfer import transfer_gains, write_transfer
 
 logger = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ class StatsPaths:
     curves: str | Path
     confusion: str | Path
     cells: str | Path
+    claims: str | Path
 
     @classmethod
     def in_dir(cls, directory: str | Path) -> StatsPaths:
@@ -62,6 +68,7 @@ class StatsPaths:
             d / "curves.parquet",
             d / "confusion.tsv",
             d / "cells.tsv",
+            d / "claims.tsv",
         )
 
 
@@ -99,6 +106,11 @@ def read_transfer(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype={**CELL_TEXT, "evidence": str, "verdict": str})
 
 
+def read_claims(path: str | Path) -> pd.DataFrame:
+    text = {"claim": str, "reference": str, "evidence": str, "verdict": str, "note": str}
+    return pd.read_csv(path, sep="\t", dtype={**CELL_TEXT, **text})
+
+
 def read_confusion(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype=CELL_TEXT)
 
@@ -134,6 +146,7 @@ def write_stats(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    history_paths: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
     """Write every table of the stage; returns the transfer table."""
     records = [read_metrics(p) for p in metrics_paths]
@@ -155,8 +168,20 @@ def write_stats(
         seed=seed,
         cells=cells,
     )
+    transfer, claims = claim_tables(
+        summary,
+        tasks,
+        predictions,
+        cells,
+        {cell_key_from_path(p): read_history(p) for p in history_paths},
+        transfer,
+        n_boot=n_boot,
+        confidence=confidence,
+        seed=seed,
+    )
     curves, confusion = diagnostic_tables(predictions, types)
     write_transfer(transfer, out.transfer)
+    write_claims(claims, out.claims)
     with atomic_path(out.tasks) as tmp:
         tasks.to_csv(tmp, sep="\t", index=False, na_rep="NA")
     with atomic_path(out.curves) as tmp:

@@ -90,46 +90,69 @@ def transfer_gains(
 
     `cells` is dnatune.evaluate.degenerate.cell_flags of the summary (computed when not given).
     """
-    predictions = _loaded(predictions or {}, task_types)
+    predictions = loaded_predictions(predictions or {}, task_types)
     if cells is None:
         cells = cell_flags(summary, task_types, predictions)
     degenerate = cells.set_index(list(CellKey._fields))["degenerate"].to_dict()
     records = []
     for task, metric in headlines.items():
         rows = summary[summary["task"] == task]
-        ranking = _ranking_metric(task_types[task], metric)
         for (model, fraction), group in rows.groupby(["model", "label_fraction"], sort=True):
-            base = _per_seed(group, BASELINE, metric)
-            if base.empty:
+            if not (group["variant"] == BASELINE).any():
                 continue
             for variant in sorted(set(group["variant"]) & set(WHAT)):
-                treated = _per_seed(group, variant, metric)
-                seeds = sorted(set(base.dropna().index) & set(treated.dropna().index))
-                if not seeds:
-                    logger.warning(
-                        "%s/%s f%g: %s and scratch share no seed", task, model, fraction, variant
-                    )
-                    continue
-                pair = _Pair(task, model, variant, float(fraction), metric, task_types[task])
-                values = {
-                    m: (
-                        _per_seed(group, variant, m).reindex(seeds),
-                        _per_seed(group, BASELINE, m).reindex(seeds),
-                    )
-                    for m in (metric, ranking)
-                    if m
-                }
-                record = pair.analyse(
-                    values, seeds, _load_pairs(pair, seeds, predictions), n_boot, confidence, seed
+                pair = Pair(task, model, variant, float(fraction), metric, task_types[task])
+                record = paired_gain(
+                    pair, group, group, predictions, degenerate, n_boot, confidence, seed
                 )
-                record["degenerate_variant"] = sum(
-                    degenerate.get(pair.key(v, s), False) for s in seeds for v in (variant,)
-                )
-                record["degenerate_scratch"] = sum(
-                    degenerate.get(pair.key(BASELINE, s), False) for s in seeds
-                )
-                records.append(record)
+                if record is not None:
+                    records.append(record)
     return decide(pd.DataFrame(records, columns=COLUMNS), confidence)
+
+
+def paired_gain(
+    pair: Pair,
+    treated: pd.DataFrame,
+    reference: pd.DataFrame,
+    predictions: Mapping[CellKey, Predictions],
+    degenerate: Mapping[CellKey, bool],
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> dict | None:
+    """One undecided row: `pair`'s variant (summary rows `treated`) against its reference
+    (summary rows `reference`) over the seeds both have; None when they share no seed."""
+    ref_model, ref_variant = pair.reference
+    ranking = _ranking_metric(pair.task_type, pair.metric)
+    seeds = sorted(
+        set(_per_seed(treated, pair.variant, pair.metric).dropna().index)
+        & set(_per_seed(reference, ref_variant, pair.metric).dropna().index)
+    )
+    if not seeds:
+        logger.warning(
+            "%s/%s f%g: %s and %s share no seed",
+            pair.task,
+            pair.model,
+            pair.fraction,
+            pair.variant,
+            ref_variant,
+        )
+        return None
+    values = {
+        m: (
+            _per_seed(treated, pair.variant, m).reindex(seeds),
+            _per_seed(reference, ref_variant, m).reindex(seeds),
+        )
+        for m in (pair.metric, ranking)
+        if m
+    }
+    pairs = _load_pairs(pair, seeds, predictions)
+    record = pair.analyse(values, seeds, pairs, n_boot, confidence, seed)
+    record["degenerate_variant"] = sum(
+        degenerate.get(pair.key(pair.variant, s), False) for s in seeds
+    )
+    record["degenerate_scratch"] = sum(degenerate.get(pair.ref_key(s), False) for s in seeds)
+    return record
 
 
 def _ranking_metric(task_type: str, headline: str) -> str | None:
@@ -142,7 +165,9 @@ def _per_seed(group: pd.DataFrame, variant: str, metric: str) -> pd.Series:
     return rows.set_index("seed")["value"].astype(float)
 
 
-def _loaded(predictions: Mapping, task_types: Mapping[str, str]) -> dict[CellKey, Predictions]:
+def loaded_predictions(
+    predictions: Mapping, task_types: Mapping[str, str]
+) -> dict[CellKey, Predictions]:
     """Every cell's test predictions in memory (read from disk where given as a path)."""
     return {
         key: source
@@ -158,15 +183,14 @@ def _load_pairs(pair, seeds, predictions):
     loaded = []
     for s in seeds:
         both = []
-        for variant in (pair.variant, BASELINE):
-            key = pair.key(variant, s)
+        for key in (pair.key(pair.variant, s), pair.ref_key(s)):
             if key not in predictions:
                 return None
             both.append(predictions[key])
         if not np.array_equal(both[0].rows, both[1].rows):
             raise ReportInputError(
                 f"test predictions of {pair.task}/{pair.model} f{pair.fraction:g} s{s}: "
-                f"'{pair.variant}' and 'scratch' cover different test rows; a paired "
+                f"'{pair.variant}' and '{pair.reference[1]}' cover different test rows; a paired "
                 "comparison needs the same test set, rerun both cells"
             )
         loaded.append(tuple(both))
@@ -179,13 +203,19 @@ def _load_pairs(pair, seeds, predictions):
     return loaded
 
 
-class _Pair:
-    def __init__(self, task, model, variant, fraction, metric, task_type):
+class Pair:
+    """A variant of a model and the (model, variant) it is compared with, at one fraction."""
+
+    def __init__(self, task, model, variant, fraction, metric, task_type, reference=None):
         self.task, self.model, self.variant = task, model, variant
         self.fraction, self.metric, self.task_type = fraction, metric, task_type
+        self.reference = reference or (model, BASELINE)
 
     def key(self, variant: str, seed) -> CellKey:
         return CellKey(self.task, self.model, variant, self.fraction, int(seed))
+
+    def ref_key(self, seed) -> CellKey:
+        return CellKey(self.task, *self.reference, self.fraction, int(seed))
 
     def analyse(self, values, seeds, pairs, n_boot, confidence, seed) -> dict:
         """`values`: {metric: (treated per seed, scratch per seed)}, headline first."""
@@ -212,7 +242,7 @@ class _Pair:
             "task": self.task,
             "model": self.model,
             "variant": self.variant,
-            "baseline": BASELINE,
+            "baseline": self.reference[1],
             "label_fraction": self.fraction,
             "metric": self.metric,
             "n_seeds": n,

@@ -86,13 +86,16 @@ def decide(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
 
 def _verdict(r: dict, neither: bool, confidence: float, family: int) -> tuple[str, str]:
     what = WHAT.get(r["variant"], r["variant"])
+    against = r.get("baseline", "scratch")
+    if against != "scratch":  # a baseline of the grid (dnatune.stats.claims), not the same model
+        what = f"{what} (against the {against} baseline)"
     metric = display_name(r["metric"])
     level = f"{confidence * 100:g}%"
     at = f"at {r['label_fraction'] * 100:g}% labels"
     amount = f"{r['gain']:+.2f} {metric} {at}"
     if neither:
         return "neither", (
-            f"neither variant learned this task {at}: every run of scratch and of {what} "
+            f"neither variant learned this task {at}: every run of {against} and of {what} "
             "predicted (nearly) one class or scored at chance, so no difference is judged; "
             "likely causes: too few training steps or labels, or an unsuitable learning rate"
         )
