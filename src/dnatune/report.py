@@ -23,6 +23,8 @@ from dnatune.report_inputs import CellKey, cell_key_from_path, long_sequences, r
 from dnatune.report_inputs import read_json as read_input_json
 from dnatune.report_overview import config_hash, overview
 from dnatune.report_tasks import ReportData, task_order, task_section
+from dnatune.report_variants import HEADERS as VARIANT_HEADERS
+from dnatune.report_variants import variant_rows
 from dnatune.stats import StatsPaths, read_cells, read_confusion, read_tasks, read_transfer
 from dnatune.summary import read_summary
 from dnatune.verdicts import detectable_factor
@@ -46,6 +48,7 @@ class ReportInputs:
     pretrain_dirs: list[str] = field(default_factory=list)
     task_meta: list[str] = field(default_factory=list)
     benchmark_dir: str | None = None
+    variant_auroc: list[str] = field(default_factory=list)
 
 
 def templates() -> jinja2.Environment:
@@ -110,6 +113,8 @@ def build_report(
             n_comparisons=int(data.transfer["q_value"].notna().sum()),
             detect_factor=f"{detectable_factor(confidence):.2f}",
             n_boot=n_boot,
+            variants=variant_rows(inputs.variant_auroc),
+            variant_headers=VARIANT_HEADERS,
         )
     )
     return page, figures.pngs

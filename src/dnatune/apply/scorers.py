@@ -19,6 +19,7 @@ from dnatune.models import ModelSourceError, max_model_tokens
 
 logger = logging.getLogger(__name__)
 
+
 def load_language_model(model_dir, reinitialise: bool, seed: int, trust_remote_code: bool):
     """(model, DnaTokenizer, objective) of `model_dir`'s pre-training head, in eval mode.
 
