@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from dnatune.apply.likelihood import (
 from dnatune.apply.variant_auroc import variant_auroc
 from dnatune.apply.vcf_io import VariantInputError, read_alleles
 
+ROOT = Path(__file__).resolve().parents[1]
 CHR1 = "ACGTACGTAC" * 6  # 60 bp
 CHR2 = "TTGCA" * 8  # 40 bp
 HEADER = (
@@ -279,3 +281,52 @@ def test_auroc_ranks_by_minus_the_score(tmp_path):
     assert list(out["auroc"]) == [1.0, 0.0]
     assert list(out["n_broken"]) == [5, 5]
     assert json.loads(out.to_json(orient="records"))[0]["ci_low"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("apply", "error"),
+    [
+        ({"variants": {"vcf": "x.vcf", "genome": "mine"}}, r"apply\.variants\.genome': unknown genome 'mine'"),
+        ({"variants": {"vcf": "simulated", "genome": "real"}}, r"'simulated' needs a simulate genome"),
+        ({"models": ["nope"], "variants": {"vcf": "simulated", "genome": "demo"}}, r"apply\.models': unknown model 'nope'"),
+        (
+            {"cells": [{"task": "promoter", "model": "tiny", "variant": "pretrained", "fraction": 0.5, "seed": 0}],
+             "variants": {"vcf": "simulated", "genome": "demo"}},
+            r"apply\.cells\[0\]': promoter/tiny/pretrained/f0\.5/s0 is not a cell",
+        ),
+    ],
+)  # fmt: skip
+def test_apply_cross_references_are_checked(apply, error):
+    from conftest import tiny_config
+
+    from dnatune.apply.variant_plan import check_variants_config
+    from dnatune.config import ConfigError, validate_config
+
+    config = tiny_config()
+    config["genomes"]["real"] = {"path": "genome.fa"}
+    config["apply"] = apply
+    config = validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    with pytest.raises(ConfigError, match=error):
+        check_variants_config(config)
+
+
+def test_scorers_default_to_every_model_variant_and_the_largest_fraction_first_seed():
+    from conftest import tiny_config
+
+    from dnatune.apply.variant_plan import supervised_scorers, zero_shot_scorers
+    from dnatune.config import validate_config
+
+    config = tiny_config()
+    config["finetune"].update(label_fractions=[0.5, 1.0], seeds=[1, 0])
+    config["apply"] = {"variants": {"vcf": "simulated", "genome": "demo"}}
+    config = validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    assert [s["name"] for s in zero_shot_scorers(config)] == [
+        "ZS_tiny_scratch",
+        "ZS_tiny_pretrained",
+    ]
+    assert [s["cell"] for s in supervised_scorers(config)] == [
+        "promoter/tiny/scratch/f1/s0",
+        "promoter/tiny/pretrained/f1/s0",
+    ]
+    config["apply"]["variants"]["supervised"] = False
+    assert supervised_scorers(config) == []

@@ -62,15 +62,15 @@ def check_variants_config(config: dict) -> None:
             f"key 'apply.variants.vcf': 'simulated' needs a simulate genome, but genomes.{genome} "
             "is not one; give the path of a VCF or choose a simulate genome"
         )
+    for model in (config.get("apply") or {}).get("models", []):
+        if model not in config["models"]:
+            raise ConfigError(
+                f"key 'apply.models': unknown model '{model}'; use some of "
+                f"{', '.join(config['models'])}"
+            )
     known = set(grid(config))
     for i, cell in enumerate((config.get("apply") or {}).get("cells", [])):
-        key = Cell(
-            cell["task"],
-            cell["model"],
-            cell["variant"],
-            fraction_label(cell["fraction"]),
-            cell["seed"],
-        )
+        key = _cell(cell)
         if key not in known:
             raise ConfigError(
                 f"key 'apply.cells[{i}]': {key.path} is not a cell of the fine-tuning grid; "
@@ -82,10 +82,7 @@ def selected_cells(config: dict) -> list[Cell]:
     """apply.cells, else the grid's language-model cells at the largest fraction, first seed."""
     chosen = (config.get("apply") or {}).get("cells")
     if chosen is not None:
-        return [
-            Cell(c["task"], c["model"], c["variant"], fraction_label(c["fraction"]), c["seed"])
-            for c in chosen
-        ]
+        return [_cell(c) for c in chosen]
     cells = []
     for task in config.get("tasks", {}):
         settings = task_finetune(config, task)
@@ -94,6 +91,12 @@ def selected_cells(config: dict) -> list[Cell]:
             for variant in variants_for(model_cfg, settings["variants"]):
                 cells.append(Cell(task, model, variant, fraction, min(settings["seeds"])))
     return cells
+
+
+def _cell(entry: dict) -> Cell:
+    """An apply.cells entry as the grid names it."""
+    fraction = fraction_label(entry["fraction"])
+    return Cell(entry["task"], entry["model"], entry["variant"], fraction, entry["seed"])
 
 
 def zero_shot_scorers(config: dict) -> list[dict]:
