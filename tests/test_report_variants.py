@@ -8,11 +8,12 @@ import pandas as pd
 from report_fixtures import make_grid
 
 from dnatune.report import build_report
-from dnatune.report_variants import variant_rows
+from dnatune.report_variants import read_auroc, variant_section
 
 AUROC = pd.DataFrame(
     {
         "score": ["SV_t_m_pretrained_f1_s0", "ZS_m_pretrained", "ZS_m_scratch"],
+        "group": ["all"] * 3,
         "kind": ["supervised", "zero_shot", "zero_shot"],
         "model": ["m", "m", "m"],
         "variant": ["pretrained", "pretrained", "scratch"],
@@ -30,15 +31,19 @@ AUROC = pd.DataFrame(
 
 
 def test_rows_put_zero_shot_first_and_scratch_before_pretrained(tmp_path):
-    AUROC.to_csv(tmp_path / "auroc.tsv", sep="\t", index=False)
-    rows = variant_rows([str(tmp_path / "auroc.tsv")])
+    by_element = AUROC.assign(group="TATA_box", auroc=[0.9, 0.8, 0.45])
+    pd.concat([AUROC, by_element]).to_csv(tmp_path / "auroc.tsv", sep="\t", index=False)
+    section = variant_section([str(tmp_path / "auroc.tsv")])
+    rows = section["rows"]
     assert [r[:3] for r in rows] == [
         ["zero-shot LLR", "m", "scratch"],
         ["zero-shot LLR", "m", "pretrained"],
         ["supervised Δ", "m", "pretrained"],
     ]
     assert rows[2][3] == "t (f1, s0)" and rows[2][6] == "0.712" and rows[2][7] == "0.600 – 0.800"
-    assert variant_rows([]) == []
+    assert section["group_headers"] == ["model", "variant", "task (cell)", "TATA_box"]
+    assert [r[-1] for r in section["group_rows"]] == ["0.450", "0.800", "0.900"]
+    assert variant_section([]) is None and read_auroc([]).empty
 
 
 def test_the_section_appears_only_with_a_table(tmp_path):

@@ -271,6 +271,7 @@ def test_scores_merge_into_a_vcf_pysam_reads_back(tmp_path, genome):
 def test_auroc_ranks_by_minus_the_score(tmp_path):
     table = pd.DataFrame({
         "truth": [True] * 5 + [False] * 5,
+        "group": ["x", "x", "y", "y", "y", "x", "x", "y", "y", "y"],
         "ZS_good": [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5],
         "ZS_bad": [5, 4, 3, 2, 1, -1, -2, -3, -4, -5],
     })  # fmt: skip
@@ -278,8 +279,9 @@ def test_auroc_ranks_by_minus_the_score(tmp_path):
     scorers_ = [{"name": n, "kind": "zero_shot", "model": "m", "variant": v}
                 for n, v in (("ZS_good", "pretrained"), ("ZS_bad", "scratch"))]  # fmt: skip
     out = variant_auroc(tmp_path / "scores.tsv", scorers_, tmp_path / "auroc.tsv", 100, 0.95)
-    assert list(out["auroc"]) == [1.0, 0.0]
-    assert list(out["n_broken"]) == [5, 5]
+    assert list(out["group"]) == ["all", "x", "y"] * 2
+    assert list(out["auroc"]) == [1.0] * 3 + [0.0] * 3
+    assert list(out["n_broken"]) == [5, 2, 3] * 2 and list(out["n_background"]) == [5, 2, 3] * 2
     assert json.loads(out.to_json(orient="records"))[0]["ci_low"] <= 1.0
 
 
@@ -330,3 +332,9 @@ def test_scorers_default_to_every_model_variant_and_the_largest_fraction_first_s
     ]
     config["apply"]["variants"]["supervised"] = False
     assert supervised_scorers(config) == []
+
+
+def test_truth_or_group_info_the_header_lacks_is_an_error(tmp_path, genome):
+    vcf = write_vcf(tmp_path / "v.vcf", ["chr1\t5\t.\tA\tC\t.\t.\t."])
+    with pytest.raises(VariantInputError, match=r"names INFO 'ELEMENT'.*fields are AF, BROKEN"):
+        read_alleles(vcf, genome, window=20, truth="BROKEN", group="ELEMENT")

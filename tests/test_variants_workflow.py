@@ -38,12 +38,15 @@ def test_planted_variants_are_scored_merged_and_reported(tiny_run, tmp_path):
     # 96 alleles in chunks of 50: two jobs per scorer
     assert len(list((workdir / VARIANTS / "zero_shot" / "tiny" / "scratch").glob("chunk*"))) == 2
     auroc = pd.read_csv(workdir / VARIANTS / "auroc.tsv", sep="\t")
-    assert list(auroc["score"]) == scores
-    assert (auroc["n_broken"] == 48).all() and (auroc["n_background"] == 48).all()
+    overall = auroc[auroc["group"] == "all"]
+    assert list(overall["score"]) == scores
+    assert (overall["n_broken"] == 48).all() and (overall["n_background"] == 48).all()
+    per_element = auroc[auroc["group"] != "all"]
+    assert len(per_element) == 6 * len(scores) and (per_element["n_broken"] == 8).all()
     assert ((auroc["ci_low"] <= auroc["auroc"]) & (auroc["auroc"] <= auroc["ci_high"])).all()
     page = (workdir / "results" / "report" / "report.html").read_text()
     assert 'id="variants"' in page and "SV_promoter" not in page
-    assert f"{auroc['auroc'].iloc[1]:.3f}" in page
+    assert f"{overall['auroc'].iloc[1]:.3f}" in page and "TATA_box" in page
 
     # editing the window reruns the variant chain, not the grid
     config["apply"]["variants"]["window"] = 48

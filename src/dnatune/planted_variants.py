@@ -10,8 +10,8 @@ it), variants that break a planted element, flagged BROKEN:
 - TF_site: the most conserved base of an enhancer's or a promoter's TF binding site (GC box)
   changed to the base its PWM gives the least weight (isolated decoy sites are left alone);
 
-and, for each, a matched background variant: same kind (SNV, insertion, deletion), same REF and
-ALT bases, at a random position at least `margin` bp from any annotated feature (no gene,
+and, for each, a matched background variant (ELEMENT names the type it is matched to, FEATURE
+says background): same kind (SNV, insertion, deletion), same REF and ALT bases, at a random position at least `margin` bp from any annotated feature (no gene,
 promoter, enhancer, repeat or gap), where nothing constrains the sequence. Element types take
 turns, so each is equally represented. Same genome and seed -> the same VCF.
 """
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 ELEMENTS = ("TATA_box", "Inr", "start_codon", "stop_codon", "frameshift", "TF_site")
 TRUTH_FLAG = "BROKEN"
+GROUP_INFO = "ELEMENT"  # the element type, of a breaking variant and of its matched background
+BACKGROUND = "background"
 SALT = 1_404  # separates this stream of random numbers from the genome's own
 STOPS = {"TAA", "TAG", "TGA"}
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
@@ -183,7 +185,7 @@ def _background(variant: tuple, free: dict, genome: dict[str, str], rng, taken: 
     taken.add((chrom, pos0))
     if len(ref) > len(alt):  # a 1-bp deletion: the anchor and the base after it
         ref = genome[chrom][pos0 : pos0 + 2].upper()
-    return chrom, pos0, ref, alt, "background", element
+    return chrom, pos0, ref, alt, element, BACKGROUND
 
 
 def planted_variants(
@@ -220,19 +222,20 @@ def _write_vcf(out, lengths: dict[str, int], broken: list, matched: list, seed: 
         header.contigs.add(name, length=length)
     header.info.add(TRUTH_FLAG, 0, "Flag", "The variant breaks a planted element")
     header.info.add(
-        "ELEMENT", 1, "String", f"What the variant breaks ({', '.join(ELEMENTS)}) or background"
-    )
+        GROUP_INFO, 1, "String", f"The element type the variant breaks ({', '.join(ELEMENTS)}), "
+        f"or that a {BACKGROUND} variant (no {TRUTH_FLAG} flag) is matched to"
+    )  # fmt: skip
     header.info.add(
-        "MATCHES", 1, "String", "The element a background variant is matched to, or the "
-        "feature a breaking variant hits (CDS or promoter ID, motif:chrom:start)"
+        "FEATURE", 1, "String", "The feature a breaking variant hits (CDS or promoter ID, "
+        f"motif:chrom:start), or {BACKGROUND}"
     )  # fmt: skip
     order = {name: i for i, name in enumerate(lengths)}
     rows = sorted(broken + matched, key=lambda v: (order[v[0]], v[1]))
     with atomic_path(out) as tmp, pysam.VariantFile(str(tmp), "wz", header=header) as vcf:
-        for n, (chrom, pos0, ref, alt, element, matches) in enumerate(rows, start=1):
+        for n, (chrom, pos0, ref, alt, element, feature) in enumerate(rows, start=1):
             record = vcf.new_record(contig=chrom, start=pos0, alleles=(ref, alt), id=f"planted{n}")
-            if element != "background":
+            if feature != BACKGROUND:
                 record.info[TRUTH_FLAG] = True
-            record.info["ELEMENT"] = element
-            record.info["MATCHES"] = matches.replace(";", ",").replace("=", ":")
+            record.info[GROUP_INFO] = element
+            record.info["FEATURE"] = feature.replace(";", ",").replace("=", ":")
             vcf.write(record)

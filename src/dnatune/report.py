@@ -23,8 +23,7 @@ from dnatune.report_inputs import CellKey, cell_key_from_path, long_sequences, r
 from dnatune.report_inputs import read_json as read_input_json
 from dnatune.report_overview import config_hash, overview
 from dnatune.report_tasks import ReportData, task_order, task_section
-from dnatune.report_variants import HEADERS as VARIANT_HEADERS
-from dnatune.report_variants import variant_rows
+from dnatune.report_variants import variant_section
 from dnatune.stats import StatsPaths, read_cells, read_confusion, read_tasks, read_transfer
 from dnatune.summary import read_summary
 from dnatune.verdicts import detectable_factor
@@ -113,8 +112,7 @@ def build_report(
             n_comparisons=int(data.transfer["q_value"].notna().sum()),
             detect_factor=f"{detectable_factor(confidence):.2f}",
             n_boot=n_boot,
-            variants=variant_rows(inputs.variant_auroc),
-            variant_headers=VARIANT_HEADERS,
+            variants=variant_section(inputs.variant_auroc),
         )
     )
     return page, figures.pngs

@@ -589,6 +589,7 @@ def report_task_meta(wildcards):
 from dnatune.apply.variant_plan import (
     check_variants_config,
     describe,
+    group_info,
     info_id,
     supervised_scorers,
     truth_flag,

@@ -41,6 +41,7 @@ checkpoint variant_alleles:
         window=VARIANTS["window"] if VARIANTS else None,
         ref_mismatch=VARIANTS["ref_mismatch"] if VARIANTS else None,
         truth=truth_flag(VARIANTS) if VARIANTS else None,
+        group=group_info(VARIANTS) if VARIANTS else None,
     script:
         "../scripts/variant_alleles.py"
 

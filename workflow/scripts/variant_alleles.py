@@ -11,4 +11,5 @@ index_variants(
     window=snakemake.params.window,
     ref_mismatch=snakemake.params.ref_mismatch,
     truth=snakemake.params.truth,
+    group=snakemake.params.group,
 )

@@ -23,6 +23,7 @@ from dnatune.config import (
 SIMULATED = "simulated"
 PLANTED_NAME = "planted"
 PLANTED_TRUTH = "BROKEN"
+PLANTED_GROUP = "ELEMENT"
 VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf")
 INFO_ID = re.compile(r"[^0-9A-Za-z_.]")
 
@@ -44,6 +45,10 @@ def vcf_name(settings: dict) -> str:
 
 def truth_flag(settings: dict) -> str | None:
     return settings.get("truth") or (PLANTED_TRUTH if settings["vcf"] == SIMULATED else None)
+
+
+def group_info(settings: dict) -> str | None:
+    return settings.get("group") or (PLANTED_GROUP if settings["vcf"] == SIMULATED else None)
 
 
 def check_variants_config(config: dict) -> None:

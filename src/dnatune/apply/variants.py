@@ -35,9 +35,11 @@ ALLELE_INFO = [  # (ID, Number, Type, Description) written for every allele
 ]  # fmt: skip
 
 
-def index_variants(vcf, fasta, out, window: int, ref_mismatch: str, truth: str | None) -> int:
+def index_variants(
+    vcf, fasta, out, window: int, ref_mismatch: str, truth: str | None, group: str | None = None
+) -> int:
     """alleles.parquet of `vcf` against `fasta` (see vcf_io.read_alleles); returns its rows."""
-    alleles = read_alleles(vcf, fasta, window, ref_mismatch, truth)
+    alleles = read_alleles(vcf, fasta, window, ref_mismatch, truth, group)
     with atomic_path(out) as tmp:
         alleles.to_parquet(tmp, index=False)
     return len(alleles)

@@ -50,6 +50,7 @@ class Allele:
     ref_window: str
     alt_window: str
     truth: bool | None  # the record's `truth` INFO flag, where one is named
+    group: str | None  # the record's `group` INFO value, where one is named
 
 
 def allele_kind(ref: str, alt: str) -> str:
@@ -75,10 +76,12 @@ def read_alleles(
     window: int,
     ref_mismatch: str = "error",
     truth: str | None = None,
+    group: str | None = None,
 ) -> pd.DataFrame:
     """Every ALT allele of `vcf_path` as a row of `Allele` fields, checked against the genome.
 
-    `truth` names an INFO flag (the planted VCF's BROKEN) copied into the `truth` column.
+    `truth` names an INFO flag (the planted VCF's BROKEN) copied into the `truth` column,
+    `group` an INFO field (its ELEMENT) copied into the `group` column.
     """
     import pysam
 
@@ -91,7 +94,9 @@ def read_alleles(
         lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
         rows = [
             asdict(allele)
-            for allele in _alleles(vcf_path, fasta, lengths, window, ref_mismatch == "flag", truth)
+            for allele in _alleles(
+                vcf_path, fasta, lengths, window, ref_mismatch == "flag", truth, group
+            )
         ]
     frame = pd.DataFrame(rows, columns=list(Allele.__dataclass_fields__))
     logger.info(
@@ -104,8 +109,8 @@ def read_alleles(
     return frame
 
 
-def _alleles(vcf_path, fasta, lengths: dict[str, int], window: int, flag: bool, truth):
-    for index, record in enumerate(_records(vcf_path, truth)):
+def _alleles(vcf_path, fasta, lengths: dict[str, int], window: int, flag: bool, truth, group):
+    for index, record in enumerate(_records(vcf_path, [truth, group])):
         where = f"{vcf_path}: record {index + 1} ({record.chrom}:{record.pos})"
         if record.chrom not in lengths:
             raise VariantInputError(
@@ -139,6 +144,7 @@ def _alleles(vcf_path, fasta, lengths: dict[str, int], window: int, flag: bool, 
             clipped=end - start < window,
             context=None if mismatch else fasta.fetch(record.chrom, start, end).upper(),
             truth=bool(record.info.get(truth, False)) if truth else None,
+            group=str(record.info.get(group)) if group else None,
         )
         for alt_index, alt in enumerate(record.alts, start=1):
             yield _allele(site, alt, alt_index)
@@ -155,6 +161,7 @@ class _Site:
     clipped: bool
     context: str | None
     truth: bool | None
+    group: str | None
 
 
 def _allele(site: _Site, alt: str, alt_index: int) -> Allele:
@@ -184,10 +191,11 @@ def _allele(site: _Site, alt: str, alt_index: int) -> Allele:
         ref_window=ref_window,
         alt_window=alt_window,
         truth=site.truth,
+        group=site.group,
     )
 
 
-def _records(vcf_path, truth: str | None = None):
+def _records(vcf_path, info_keys=()):
     """pysam's records, with a malformed one reported by its number and the fix."""
     import pysam
 
@@ -198,11 +206,12 @@ def _records(vcf_path, truth: str | None = None):
             f"{vcf_path} cannot be read as VCF or BCF ({err}); check the file and its header"
         ) from None
     with vcf:
-        if truth and vcf.header.info.get(truth) is None:
-            raise VariantInputError(
-                f"{vcf_path}: apply.variants.truth names INFO '{truth}', which its header "
-                f"does not define; its INFO fields are {', '.join(vcf.header.info) or 'none'}"
-            )
+        for key in filter(None, info_keys):
+            if vcf.header.info.get(key) is None:
+                raise VariantInputError(
+                    f"{vcf_path}: apply.variants names INFO '{key}', which its header does "
+                    f"not define; its INFO fields are {', '.join(vcf.header.info) or 'none'}"
+                )
         index, last = 0, None
         while True:
             try:
