@@ -21,6 +21,7 @@ include: "workflow/rules/finetune.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/stats.smk"
+include: "workflow/rules/variants.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -28,3 +29,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        variant_targets(),

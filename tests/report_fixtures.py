@@ -102,7 +102,7 @@ class Grid:
         lists = {
             f.name: [str(p) for p in getattr(self, f.name)]
             for f in fields(ReportInputs)
-            if f.name not in ("summary_tsv", "stats", "benchmark_dir")
+            if f.name not in ("summary_tsv", "stats", "benchmark_dir", "variant_auroc")
         }
         return ReportInputs(
             summary_tsv=str(self.summary_tsv),

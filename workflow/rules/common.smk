@@ -585,3 +585,125 @@ def report_config():
 
 def report_task_meta(wildcards):
     return [TASK_META.format(task=t) for t in TASKS]
+
+
+# ---------------------------------------------------------------- apply.variants
+from dnatune.apply.variant_plan import (
+    check_variants_config,
+    describe,
+    group_info,
+    info_id,
+    supervised_scorers,
+    truth_flag,
+    variants_settings,
+    vcf_name,
+    zero_shot_scorers,
+)
+
+with naming_source(CONFIG_SOURCE):
+    check_variants_config(config)
+
+VARIANTS = variants_settings(config)
+VARIANTS_NAME = vcf_name(VARIANTS) if VARIANTS else None
+ZERO_SHOT_SCORERS = zero_shot_scorers(config)
+SUPERVISED_SCORERS = supervised_scorers(config)
+PLANTED_VCF = f"{GENOME_DIR}/planted_variants.vcf.gz"
+VARIANTS_DIR = "results/apply/variants/{vcf}"
+VARIANT_ALLELES = f"{VARIANTS_DIR}/alleles.parquet"
+VARIANT_ZERO_SHOT_CHUNK = (
+    f"{VARIANTS_DIR}/zero_shot/{{model}}/{{variant}}/chunk{{chunk}}.parquet"
+)
+VARIANT_SUPERVISED_CHUNK = f"{VARIANTS_DIR}/supervised/{CELL}/chunk{{chunk}}.parquet"
+VARIANT_SCORES_VCF = f"{VARIANTS_DIR}/scores.vcf.gz"
+VARIANT_SCORES_TSV = f"{VARIANTS_DIR}/scores.tsv"
+VARIANT_AUROC = f"{VARIANTS_DIR}/auroc.tsv"
+
+
+wildcard_constraints:
+    vcf=names_pattern([VARIANTS_NAME] if VARIANTS else []),
+    chunk="[0-9]+",
+
+
+def variant_targets():
+    if not VARIANTS:
+        return []
+    paths = [VARIANT_SCORES_VCF, VARIANT_SCORES_TSV]
+    if truth_flag(VARIANTS):
+        paths.append(VARIANT_AUROC)
+    return [p.format(vcf=VARIANTS_NAME) for p in paths]
+
+
+def report_variant_auroc(wildcards):
+    """The variant AUROC table the report shows, where there is one."""
+    return [p for p in variant_targets() if p.endswith("auroc.tsv")]
+
+
+def variants_vcf(wildcards):
+    if VARIANTS["vcf"] == "simulated":
+        return PLANTED_VCF.format(genome=VARIANTS["genome"])
+    return VARIANTS["vcf"]
+
+
+def variants_genome(wildcards):
+    genome = VARIANTS["genome"]
+    return {
+        "fasta": GENOME_FA.format(genome=genome),
+        "fai": GENOME_FAI.format(genome=genome),
+        "gzi": GENOME_GZI.format(genome=genome),
+    }
+
+
+def zero_shot_scorer(wildcards):
+    """The zero-shot scorer of a model variant: `scratch` is the base model's architecture with
+    random weights (a scratch spec's base is exactly that, so it is used as saved)."""
+    scratch = wildcards.variant == "scratch"
+    cfg = config["models"][wildcards.model]
+    return {
+        "name": info_id("ZS", wildcards.model, wildcards.variant),
+        "kind": "zero_shot",
+        "reinitialise": scratch and not is_scratch_spec(cfg),
+        "seed": init_seed(wildcards),
+        "trust_remote_code": bool(cfg.get("trust_remote_code", False)),
+    }
+
+
+def supervised_scorer(wildcards):
+    cfg = config["models"][wildcards.model]
+    return {
+        "name": info_id(
+            "SV",
+            wildcards.task,
+            wildcards.model,
+            wildcards.variant,
+            f"f{wildcards.fraction}",
+            f"s{wildcards.seed}",
+        ),
+        "kind": "supervised",
+        "trust_remote_code": bool(cfg.get("trust_remote_code", False)),
+    }
+
+
+def variant_chunks(wildcards):
+    """Every scorer's chunk files, scorer by scorer (zero-shot first, then supervised)."""
+    import pyarrow.parquet as pq
+
+    from dnatune.apply.variants import chunk_count
+
+    alleles = checkpoints.variant_alleles.get(vcf=wildcards.vcf).output[0]
+    n_chunks = chunk_count(pq.read_metadata(alleles).num_rows, VARIANTS["chunk"])
+    paths = [
+        VARIANT_ZERO_SHOT_CHUNK.format(vcf=wildcards.vcf, chunk=i, **s)
+        for s in ZERO_SHOT_SCORERS
+        for i in range(n_chunks)
+    ]
+    paths += [
+        VARIANT_SUPERVISED_CHUNK.format(vcf=wildcards.vcf, chunk=i, **s)
+        for s in SUPERVISED_SCORERS
+        for i in range(n_chunks)
+    ]
+    return paths
+
+
+def planted_seed(wildcards):
+    """The planted variants are drawn with the simulated genome's own seed."""
+    return simulate_spec(wildcards)["seed"]

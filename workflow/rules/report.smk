@@ -39,6 +39,7 @@ rule report:
         models=report_model_dirs,
         pretrained=report_pretrain_dirs,
         task_meta=report_task_meta,
+        variant_auroc=report_variant_auroc,
     output:
         html=report(
             REPORT_HTML,

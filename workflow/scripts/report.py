@@ -26,6 +26,7 @@ write_report(
         pretrain_dirs=list(inputs.pretrained),
         task_meta=list(inputs.task_meta),
         benchmark_dir=snakemake.params.benchmark_dir,
+        variant_auroc=list(inputs.variant_auroc),
     ),
     snakemake.output.html,
     snakemake.params.config,

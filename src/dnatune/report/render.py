@@ -25,6 +25,7 @@ from dnatune.evaluate.summary import read_summary
 from dnatune.report.formatting import Figures, Styled, fmt_int
 from dnatune.report.overview import config_hash, overview
 from dnatune.report.tasks import ReportData, task_order, task_section
+from dnatune.report.variants import variant_section
 from dnatune.stats.tables import (
     StatsPaths,
     read_cells,
@@ -54,6 +55,7 @@ class ReportInputs:
     pretrain_dirs: list[str] = field(default_factory=list)
     task_meta: list[str] = field(default_factory=list)
     benchmark_dir: str | None = None
+    variant_auroc: list[str] = field(default_factory=list)
 
 
 def templates() -> jinja2.Environment:
@@ -119,6 +121,7 @@ def build_report(
             n_comparisons=int(data.claims["q_value"].notna().sum()),
             detect_factor=f"{detectable_factor(confidence):.2f}",
             n_boot=n_boot,
+            variants=variant_section(inputs.variant_auroc),
         )
     )
     return page, figures.pngs

@@ -1,0 +1,1 @@
+"""Use what was trained: prediction tracks, variant-effect scores and embeddings."""
