@@ -227,6 +227,11 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
     }
     with atomic_path(Path(out_dir) / "meta.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    _log_built(task, task_type, kind, counts, method, warnings)
+    return meta
+
+
+def _log_built(task, task_type, kind, counts, method, warnings) -> None:
     logger.info(
         "task %s (%s, %s): train %d, val %d, test %d examples, split by %s, %d warning(s)",
         task,
@@ -238,7 +243,6 @@ def build_task(task: str, spec: dict, out_dir: str | Path, inputs: dict | None =
         method,
         len(warnings),
     )
-    return meta
 
 
 def _checked_frames(frames: dict, task_type: str, warnings: Warnings) -> dict:
