@@ -116,7 +116,7 @@ def run_baseline(genome: str, tokenizer_dir: str, workdir: str, kind: str, mbp: 
     import pysam
     from transformers import AutoTokenizer, BertTokenizer
 
-    from dnatune.corpus.tokenizers import dnabert_vocab
+    from dnatune.corpus.tokenizer_kinds import dnabert_vocab
 
     datasets.disable_progress_bars()
     windows = pd.read_parquet(f"{workdir}/windows.parquet")

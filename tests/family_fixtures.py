@@ -28,7 +28,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from dnatune.corpus.tokenizers import dnabert_vocab
+from dnatune.corpus.tokenizer_kinds import dnabert_vocab
 
 SIZE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2}
 

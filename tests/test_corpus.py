@@ -19,7 +19,8 @@ from dnatune.corpus.shards import (
     load_corpus,
     train_sequences,
 )
-from dnatune.corpus.tokenizers import SIDECAR, DnaTokenizer, dnabert_vocab
+from dnatune.corpus.tokenizer_kinds import dnabert_vocab
+from dnatune.corpus.tokenizers import SIDECAR, DnaTokenizer
 from dnatune.corpus.windows import make_windows
 from dnatune.genome.kmer import as_bytes, reverse_complement
 

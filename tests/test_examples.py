@@ -18,8 +18,9 @@ import yaml
 
 from dnatune.config import validate_config
 from dnatune.genome.simulate import simulate_genome
-from dnatune.tasks.build import build_task, task_genomes
+from dnatune.tasks.build import build_task
 from dnatune.tasks.protocols import apply_protocols
+from dnatune.tasks.spec import task_genomes
 from dnatune.train.families import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]

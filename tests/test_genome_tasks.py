@@ -12,7 +12,8 @@ from genome_fixtures import write_genome
 
 from dnatune.genome.kmer import reverse_complement_text as reverse_complement
 from dnatune.tasks.build import build_task
-from dnatune.tasks.from_genome import gc_fraction, read_bed
+from dnatune.tasks.from_genome import read_bed
+from dnatune.tasks.genome_sequences import gc_fraction
 from dnatune.tasks.sources import TaskInputError
 
 CHROM_LENGTH = 40_000

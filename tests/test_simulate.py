@@ -9,16 +9,9 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from dnatune.genome.simulate import (
-    FASTA_WIDTH,
-    INR,
-    PROMOTER,
-    TATA_BOX,
-    encode,
-    grammar,
-    reverse_complement,
-    simulate_genome,
-)
+from dnatune.genome.simulate import FASTA_WIDTH, simulate_genome
+from dnatune.genome.simulate_grammar import encode, grammar, reverse_complement
+from dnatune.genome.simulate_layout import INR, PROMOTER, TATA_BOX
 
 LENGTH = 200_000
 CHROMOSOMES = 4

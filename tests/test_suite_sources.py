@@ -14,9 +14,10 @@ from genome_fixtures import write_genome
 
 from dnatune.config import ConfigError
 from dnatune.genome.kmer import reverse_complement_text as reverse_complement
-from dnatune.tasks.build import build_task, check_task_specs, task_genomes, task_source_files
+from dnatune.tasks.build import build_task
 from dnatune.tasks.protocols import apply_protocols
 from dnatune.tasks.sources import TaskInputError
+from dnatune.tasks.spec import check_task_specs, task_genomes, task_source_files
 
 LENGTH = 6_000
 

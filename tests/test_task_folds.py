@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from dnatune.config import ConfigError
-from dnatune.tasks.build import build_task, check_task_specs
+from dnatune.tasks.build import build_task
 from dnatune.tasks.folds import assign_folds
 from dnatune.tasks.frames import FinetuneInputError, label_subsample, load_task
 from dnatune.tasks.protocols import apply_protocols
 from dnatune.tasks.sources import TaskInputError
+from dnatune.tasks.spec import check_task_specs
 
 # ---------------------------------------------------------------- fold assignment
 

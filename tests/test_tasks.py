@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from dnatune.config import ConfigError
-from dnatune.tasks.build import build_task, check_task_specs, with_defaults
+from dnatune.tasks.build import build_task
 from dnatune.tasks.sources import TaskInputError
+from dnatune.tasks.spec import check_task_specs, with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 BASES = np.array(list("ACGT"))

@@ -9,13 +9,12 @@ import pytest
 from model_fixtures import make_tokenizer
 from transformers import AutoTokenizer, BertTokenizer
 
+from dnatune.corpus.tokenizer_kinds import dnabert_vocab, nt_vocab
 from dnatune.corpus.tokenizers import (
     SIDECAR,
     DnaTokenizer,
     TokenizerError,
     build_tokenizer,
-    dnabert_vocab,
-    nt_vocab,
     split_kmers,
 )
 from dnatune.genome import kmer

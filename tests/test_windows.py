@@ -8,14 +8,12 @@ import pandas as pd
 import pytest
 from genome_fixtures import write_genome
 
+from dnatune.corpus.bed_intervals import inside, overlapping, read_bed
+from dnatune.corpus.window_split import plan_split
 from dnatune.corpus.windows import (
     WindowsError,
     WindowSettings,
-    inside,
     make_windows,
-    overlapping,
-    plan_split,
-    read_bed,
     read_windows_metadata,
 )
 
@@ -109,7 +107,7 @@ def test_bed_files_are_merged(tmp_path, compress):
     text = "track name=x\nchr1\t50\t80\nchr1\t0\t60\nchr1 100 110\n"
     bed = tmp_path / ("a.bed.gz" if compress else "a.bed")
     bed.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
-    starts, ends = read_bed(bed)["chr1"]
+    starts, ends = read_bed(bed, WindowsError)["chr1"]
     assert starts.tolist() == [0, 100] and ends.tolist() == [80, 110]
 
 
@@ -125,7 +123,7 @@ def test_bad_bed_lines_name_the_file_and_line(tmp_path, text, message):
     bed = tmp_path / "bad.bed"
     bed.write_text(text)
     with pytest.raises(WindowsError, match=message) as err:
-        read_bed(bed)
+        read_bed(bed, WindowsError)
     assert "bad.bed" in str(err.value)
 
 

@@ -343,7 +343,7 @@ def model_gpus(wildcards):
 
 # ---------------------------------------------------------------- tasks stage
 from dnatune.tasks.protocols import apply_protocols
-from dnatune.tasks.build import check_task_specs, task_genomes, task_source_files
+from dnatune.tasks.spec import check_task_specs, task_genomes, task_source_files
 
 with naming_source(CONFIG_SOURCE):
     apply_protocols(config)  # suite presets fill the task keys the user left out

@@ -92,8 +92,15 @@ def train_baseline(args: BaselineArguments) -> dict:
         [prediction_table(s, frames[s], task.type, fit.scores[s]) for s in ("val", "test")],
         ignore_index=True,
     )
+    history = _history(args, task, frames, headline, fit, train_seconds, predictions)
+    write_cell(Path(args.output_dir), task, args, fit, history, predictions)
+    return json_safe(history)
+
+
+def _history(args, task, frames, headline, fit, train_seconds, predictions) -> dict:
+    """history.json of the cell, shaped as a fine-tuning cell's."""
     val = predictions[predictions["split"] == "val"]
-    history = {
+    return {
         "log_history": fit.log_history,
         "train_seconds": train_seconds,
         "train_steps": fit.train_steps,
@@ -114,8 +121,6 @@ def train_baseline(args: BaselineArguments) -> dict:
         "trainable_parameters": fit.parameters,
         "total_parameters": fit.parameters,
     }
-    write_cell(Path(args.output_dir), task, args, fit, history, predictions)
-    return json_safe(history)
 
 
 def _limit_threads(threads: int) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from dnatune.atomic import atomic_path
 from dnatune.corpus.tokenizers import DnaTokenizer, build_tokenizer
-from dnatune.corpus.windows import SPLITS
+from dnatune.corpus.window_split import SPLITS
 from dnatune.genome import kmer
 from dnatune.genome.indexed_fasta import IndexedFasta
 from dnatune.heap import reuse_freed_memory

@@ -1,20 +1,7 @@
 """DNA tokenizers: built-in kinds saved as Hugging Face tokenizers, and one loader for all.
 
-Kinds (see DESIGN.md, "Tokenizers, exactly compatible"):
-
-- ``char``: one token per base; vocab ``[PAD] [UNK] [CLS] [SEP] [MASK] A T C G N``.
-- ``kmer`` with ``overlap: true``: DNABERT. Vocab ``[PAD] [UNK] [CLS] [SEP] [MASK]`` then
-  ``itertools.product("ATCG", repeat=k)``; the saved tokenizer is a BERT WordPiece tokenizer
-  that takes space-joined overlapping k-mers, exactly like DNABERT's. A k-mer with an N is
-  ``[UNK]``. `DnaTokenizer` does the k-mer splitting, so callers pass raw sequences.
-- ``kmer`` with ``overlap: false``: Nucleotide Transformer. Vocab ``<unk> <pad> <mask> <cls>
-  <eos> <bos>``, the k-mers in ``product("ATCG")`` order, then ``A T C G N`` (the layout of
-  the InstaDeepAI tokenizers: ``<cls>``=3, ``AAAAAA``=6, ``A``=4102 .. ``N``=4106 for k=6).
-  Runs between N bases are cut into k-mers from the left; a tail shorter than k falls back
-  to single bases. Only ``<cls>`` is added, as NT does.
-- ``bpe``: DNABERT-2 / GENA-LM style BPE trained with the `tokenizers` library.
-- ``hf``: any model's own tokenizer via AutoTokenizer; DNABERT-style models (``kmer: k``)
-  get their input split into space-joined overlapping k-mers.
+The kinds and their vocabularies are described in `dnatune.corpus.tokenizer_kinds`; the
+vectorised char and k-mer encoding is in `dnatune.corpus.tokenizer_encoders`.
 
 Every directory written here holds a tokenizer that ``AutoTokenizer.from_pretrained`` loads
 (on transformers 4.x too: the class is written as ``PreTrainedTokenizerFast``) and a sidecar
@@ -32,15 +19,26 @@ from pathlib import Path
 
 import numpy as np
 
+from dnatune.corpus.tokenizer_encoders import (
+    rows_by_length,
+    split_ragged,
+    truncate,
+    vectorised_encoder,
+    with_specials,
+)
+from dnatune.corpus.tokenizer_kinds import (
+    KINDS,
+    TokenizerError,
+    build_bpe,
+    build_char,
+    build_dnabert,
+    build_nt,
+)
 from dnatune.genome import kmer
 
 logger = logging.getLogger(__name__)
 
 SIDECAR = "dnatune_tokenizer.json"
-KINDS = ("char", "kmer", "bpe", "hf")
-BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-NT_SPECIALS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
-KMER_ALPHABET = "ATCG"  # DNABERT and Nucleotide Transformer enumerate k-mers in this order
 
 # upper-case, and anything outside ACGTN becomes N (what every vectorised encoder assumes)
 _NORMALISE = np.full(256, ord("N"), dtype=np.uint8)
@@ -49,24 +47,7 @@ for _b in b"ACGTN":
     _NORMALISE[ord(chr(_b).lower())] = _b
 
 
-class TokenizerError(ValueError):
-    """A tokenizer spec or directory problem, with the fix in the message."""
-
-
-# ---------------------------------------------------------------- vocabularies
-
-
-def dnabert_vocab(k: int) -> list[str]:
-    return BERT_SPECIALS + ["".join(p) for p in itertools.product(KMER_ALPHABET, repeat=k)]
-
-
-def nt_vocab(k: int) -> list[str]:
-    kmers = ["".join(p) for p in itertools.product(KMER_ALPHABET, repeat=k)]
-    return NT_SPECIALS + kmers + list(KMER_ALPHABET) + ["N"]
-
-
-def char_vocab() -> list[str]:
-    return BERT_SPECIALS + list(KMER_ALPHABET) + ["N"]
+# ---------------------------------------------------------------- sequence text
 
 
 def normalise(seq: str) -> str:
@@ -77,95 +58,6 @@ def normalise(seq: str) -> str:
 def split_kmers(seq: str, k: int) -> str:
     """Space-joined overlapping k-mers: the input a DNABERT tokenizer expects."""
     return " ".join(seq[i : i + k] for i in range(len(seq) - k + 1))
-
-
-# ---------------------------------------------------------------- vectorised encoders
-
-
-class _CharEncoder:
-    """One token per base. `ids_1d` over a whole genome chunk, then windows are slices."""
-
-    def __init__(self, info: dict):
-        self.prefix = np.array([2], dtype=np.int64)
-        self.suffix = np.array([3], dtype=np.int64)
-
-    def width(self, size: int) -> int:
-        return size
-
-    def ids_1d(self, digits: np.ndarray, is_n: np.ndarray | None) -> np.ndarray:
-        return kmer.char_ids(digits, is_n, len(BERT_SPECIALS))
-
-    def content(self, digits, is_n) -> tuple[np.ndarray, np.ndarray]:
-        ids = self.ids_1d(digits, is_n)
-        return ids.ravel(), np.full(ids.shape[0], ids.shape[1], dtype=np.int64)
-
-
-class _OverlapKmerEncoder(_CharEncoder):
-    """DNABERT: overlapping k-mers; a window of L bases has L - k + 1 of them."""
-
-    def __init__(self, info: dict):
-        super().__init__(info)
-        self.k = int(info["k"])
-
-    def width(self, size: int) -> int:
-        return max(size - self.k + 1, 0)
-
-    def ids_1d(self, digits: np.ndarray, is_n: np.ndarray | None) -> np.ndarray:
-        return kmer.overlapping_kmer_ids(digits, is_n, self.k, len(BERT_SPECIALS), 1)
-
-
-class _NonOverlapKmerEncoder:
-    """Nucleotide Transformer: the k-mer frame depends on the window, so rows are encoded."""
-
-    ids_1d = None
-
-    def __init__(self, info: dict):
-        self.k = int(info["k"])
-        self.prefix = np.array([NT_SPECIALS.index("<cls>")], dtype=np.int64)
-        self.suffix = np.zeros(0, dtype=np.int64)
-
-    def content(self, digits, is_n) -> tuple[np.ndarray, np.ndarray]:
-        offset = len(NT_SPECIALS)
-        return kmer.nonoverlapping_kmer_ids(digits, is_n, self.k, offset, offset + 4**self.k)
-
-
-def _vectorised_encoder(info: dict):
-    if info["kind"] == "char":
-        return _CharEncoder(info)
-    if info["kind"] == "kmer":
-        return _OverlapKmerEncoder(info) if info["overlap"] else _NonOverlapKmerEncoder(info)
-    return None
-
-
-def _with_specials(
-    values: np.ndarray, lengths: np.ndarray, prefix: np.ndarray, suffix: np.ndarray, dtype
-) -> tuple[np.ndarray, np.ndarray]:
-    """Insert prefix and suffix ids around each row of a ragged (values, lengths) array."""
-    p, s = len(prefix), len(suffix)
-    new_lengths = lengths + p + s
-    out = np.empty(int(new_lengths.sum()), dtype=dtype)
-    ends = np.cumsum(new_lengths)
-    starts = ends - new_lengths
-    content = np.ones(len(out), dtype=bool)
-    for j in range(p):
-        out[starts + j] = prefix[j]
-        content[starts + j] = False
-    for j in range(s):
-        out[ends - s + j] = suffix[j]
-        content[ends - s + j] = False
-    out[content] = values
-    return out, new_lengths
-
-
-def _split(values: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-    return np.split(values, np.cumsum(lengths)[:-1]) if len(lengths) else []
-
-
-def _rows_by_length(seqs: Sequence[str | bytes]) -> dict[int, list[int]]:
-    groups: dict[int, list[int]] = {}
-    for i, seq in enumerate(seqs):
-        groups.setdefault(len(seq), []).append(i)
-    return groups
 
 
 # ---------------------------------------------------------------- the tokenizer
@@ -189,7 +81,7 @@ class DnaTokenizer:
         self._hf = hf
         self._source = source
         self.info = dict(info)
-        self._encoder = _vectorised_encoder(self.info)
+        self._encoder = vectorised_encoder(self.info)
         self.vocab_size = len(hf) if hf is not None else _saved_vocab_size(Path(source))
         self.id_dtype = np.uint16 if self.vocab_size <= 65536 else np.int32
 
@@ -253,28 +145,8 @@ class DnaTokenizer:
         else:
             info = {"kind": "hf", "name": str(path)}
         trust_remote_code = trust_remote_code or bool(info.get("trust_remote_code"))
-        from transformers import AutoTokenizer
-
-        kwargs = {"trust_remote_code": trust_remote_code}
-        if revision:
-            kwargs["revision"] = revision
-        try:
-            hf = AutoTokenizer.from_pretrained(str(path), **kwargs)
-        except (OSError, ValueError) as err:
-            raise TokenizerError(
-                f"cannot load a tokenizer from '{path}': {err}. Give a directory with "
-                "tokenizer files or a hub id (the hub needs internet or a filled HF cache)."
-            ) from err
-        k = kmer or info.get("k") or _detect_dnabert_kmer(hf)
-        if k and not kmer and not info.get("k"):
-            logger.warning(
-                "tokenizer %s has a DNABERT-style %d-mer vocabulary: splitting input into "
-                "overlapping %d-mers (set `kmer: %d` on the model to say so)",
-                path,
-                k,
-                k,
-                k,
-            )
+        hf = _load_hf(path, trust_remote_code, revision)
+        k = kmer or info.get("k") or _dnabert_kmer(hf, path)
         if k:
             info.update(k=int(k), overlap=True)
         return cls(hf, info)
@@ -303,7 +175,7 @@ class DnaTokenizer:
         if self._encoder is not None:
             values, lengths = self._encoder.content(*kmer.base_digits(rows))
             prefix, suffix = self._encoder.prefix, self._encoder.suffix
-            return _with_specials(values, lengths, prefix, suffix, self.id_dtype)
+            return with_specials(values, lengths, prefix, suffix, self.id_dtype)
         seqs = [row.tobytes().decode("ascii") for row in _NORMALISE[rows]]
         encoded = self._hf_encode(seqs, add_special_tokens=True)
         lengths = np.array([len(ids) for ids in encoded], dtype=np.int64)
@@ -327,22 +199,7 @@ class DnaTokenizer:
             if minus.any():
                 rows[minus] = kmer.reverse_complement(rows[minus])
             return self.encode_rows(rows)
-        prefix, suffix = encoder.prefix, encoder.suffix
-        p, width = len(prefix), encoder.width(size)
-        out = np.empty((n, p + width + len(suffix)), dtype=self.id_dtype)
-        out[:, :p] = prefix
-        out[:, p + width :] = suffix
-        digits, is_n = kmer.base_digits(chunk)
-        plus = ~minus
-        if plus.all():
-            out[:, p : p + width] = kmer.windows_view(encoder.ids_1d(digits, is_n), starts, width)
-        elif plus.any():
-            ids = kmer.windows_view(encoder.ids_1d(digits, is_n), starts[plus], width)
-            out[plus, p : p + width] = ids
-        if minus.any():
-            reverse = encoder.ids_1d(*kmer.reverse_complement_digits(digits, is_n))
-            rc_starts = len(chunk) - starts[minus] - size
-            out[minus, p : p + width] = kmer.windows_view(reverse, rc_starts, width)
+        out = encoder.windows(chunk, starts, size, minus, self.id_dtype)
         return out.ravel(), np.full(n, out.shape[1], dtype=np.int64)
 
     def encode_ids(self, seqs: Sequence[str]) -> list[np.ndarray]:
@@ -351,10 +208,10 @@ class DnaTokenizer:
             seqs = [normalise(s) for s in seqs]
             return [np.asarray(ids, dtype=self.id_dtype) for ids in self._hf_encode(seqs, True)]
         out: list[np.ndarray] = [np.zeros(0, dtype=self.id_dtype)] * len(seqs)
-        for length, indices in _rows_by_length(seqs).items():
+        for length, indices in rows_by_length(seqs).items():
             data = b"".join(kmer.as_bytes(seqs[i]).tobytes() for i in indices)
             rows = np.frombuffer(data, dtype=np.uint8).reshape(len(indices), length)
-            for i, ids in zip(indices, _split(*self.encode_rows(rows)), strict=True):
+            for i, ids in zip(indices, split_ragged(*self.encode_rows(rows)), strict=True):
                 out[i] = ids
         return out
 
@@ -374,15 +231,11 @@ class DnaTokenizer:
                 seqs = [split_kmers(s, self.kmer) for s in seqs]
             kwargs = {"truncation": True, "max_length": limit} if limit else {}
             ids = self.hf(list(seqs), add_special_tokens=True, **kwargs)["input_ids"]
-            self._check_not_unknown(seqs, ids)
+            _check_not_unknown(self.hf, self.info.get("name", self.kind), seqs, ids)
         else:
             ids = [row.tolist() for row in self.encode_ids(seqs)]
             if limit:
-                prefix, suffix = self._encoder.prefix.tolist(), self._encoder.suffix.tolist()
-                keep = limit - len(prefix) - len(suffix)
-                if keep < 0:
-                    raise TokenizerError(f"max_length {limit} leaves no room for special tokens")
-                ids = [r if len(r) <= limit else r[: len(prefix) + keep] + suffix for r in ids]
+                ids = truncate(ids, limit, self._encoder.prefix, self._encoder.suffix)
         return {"input_ids": ids, "attention_mask": [[1] * len(r) for r in ids]}
 
     def _hf_encode(self, seqs: list[str], add_special_tokens: bool) -> list[list[int]]:
@@ -398,7 +251,7 @@ class DnaTokenizer:
         else:
             ids = self.hf(seqs, add_special_tokens=add_special_tokens)["input_ids"]
         if self.kind == "hf":
-            self._check_not_unknown(seqs, ids)
+            _check_not_unknown(self.hf, self.info.get("name", self.kind), seqs, ids)
         return ids
 
     def _backend(self):
@@ -410,20 +263,20 @@ class DnaTokenizer:
             )
         return self._backend_tokenizer
 
-    def _check_not_unknown(self, seqs: Sequence[str], ids: Sequence[Sequence[int]]) -> None:
-        """Refuse a sequence that became a single unknown token (an unsplit k-mer input)."""
-        unk = self.hf.unk_token_id
-        if unk is None:
-            return
-        specials = set(self.hf.all_special_ids) - {unk}
-        for seq, row in zip(seqs, ids, strict=True):
-            content = [i for i in row if i not in specials]
-            if len(seq) > 8 and content == [unk]:
-                raise TokenizerError(
-                    f"tokenizer {self.info.get('name', self.kind)} turned a {len(seq)}-base "
-                    "sequence into one unknown token: it probably wants space-joined k-mers; "
-                    "set `kmer: k` on the model in the config"
-                )
+
+def _load_hf(path: str | os.PathLike, trust_remote_code: bool, revision: str | None):
+    from transformers import AutoTokenizer
+
+    kwargs = {"trust_remote_code": trust_remote_code}
+    if revision:
+        kwargs["revision"] = revision
+    try:
+        return AutoTokenizer.from_pretrained(str(path), **kwargs)
+    except (OSError, ValueError) as err:
+        raise TokenizerError(
+            f"cannot load a tokenizer from '{path}': {err}. Give a directory with "
+            "tokenizer files or a hub id (the hub needs internet or a filled HF cache)."
+        ) from err
 
 
 def _saved_vocab_size(path: Path) -> int:
@@ -437,6 +290,37 @@ def _saved_vocab_size(path: Path) -> int:
     ids = set(data["model"]["vocab"].values())
     ids.update(t["id"] for t in data.get("added_tokens", []))
     return max(ids) + 1
+
+
+def _check_not_unknown(hf, name: str, seqs: Sequence[str], ids: Sequence[Sequence[int]]) -> None:
+    """Refuse a sequence that became a single unknown token (an unsplit k-mer input)."""
+    unk = hf.unk_token_id
+    if unk is None:
+        return
+    specials = set(hf.all_special_ids) - {unk}
+    for seq, row in zip(seqs, ids, strict=True):
+        content = [i for i in row if i not in specials]
+        if len(seq) > 8 and content == [unk]:
+            raise TokenizerError(
+                f"tokenizer {name} turned a {len(seq)}-base "
+                "sequence into one unknown token: it probably wants space-joined k-mers; "
+                "set `kmer: k` on the model in the config"
+            )
+
+
+def _dnabert_kmer(hf, path) -> int | None:
+    """k of a DNABERT-style vocabulary the config did not declare, said in the log."""
+    k = _detect_dnabert_kmer(hf)
+    if k:
+        logger.warning(
+            "tokenizer %s has a DNABERT-style %d-mer vocabulary: splitting input into "
+            "overlapping %d-mers (set `kmer: %d` on the model to say so)",
+            path,
+            k,
+            k,
+            k,
+        )
+    return k
 
 
 def _detect_dnabert_kmer(hf) -> int | None:
@@ -456,109 +340,6 @@ def _detect_dnabert_kmer(hf) -> int | None:
     return None
 
 
-# ---------------------------------------------------------------- building
-
-
-def _wrap(tokenizer, specials: dict[str, str]):
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **specials)
-
-
-_BERT_SPECIAL_NAMES = {
-    "pad_token": "[PAD]",
-    "unk_token": "[UNK]",
-    "cls_token": "[CLS]",
-    "sep_token": "[SEP]",
-    "mask_token": "[MASK]",
-}
-
-
-def _base_normaliser():
-    from tokenizers import Regex, normalizers
-
-    steps = [normalizers.Replace(b.lower(), b) for b in "ACGTN"]
-    steps.append(normalizers.Replace(Regex(r"[^ACGTN\s]"), "N"))
-    return normalizers.Sequence(steps)
-
-
-def _bert_post_processor():
-    from tokenizers import processors
-
-    return processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
-    )
-
-
-def _build_char():
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-
-    vocab = {t: i for i, t in enumerate(char_vocab())}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = _base_normaliser()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex("."), behavior="isolated")]
-    )
-    tok.post_processor = _bert_post_processor()
-    tok.decoder = decoders.Fuse()
-    return _wrap(tok, _BERT_SPECIAL_NAMES)
-
-
-def _build_dnabert(k: int):
-    from transformers import BertTokenizer
-
-    # vocab= (not vocab_file=, which transformers 5 silently ignores); DNABERT is case-sensitive
-    bert = BertTokenizer(vocab={t: i for i, t in enumerate(dnabert_vocab(k))}, do_lower_case=False)
-    return _wrap(bert.backend_tokenizer, _BERT_SPECIAL_NAMES)
-
-
-def _build_nt(k: int):
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-
-    vocab = {t: i for i, t in enumerate(nt_vocab(k))}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.normalizer = _base_normaliser()
-    # leftmost match: a full k-mer of ACGT where one fits before the next N or the end, else one base
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.WhitespaceSplit(),
-            pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated"),
-        ]
-    )
-    tok.post_processor = processors.TemplateProcessing(
-        single="<cls> $A", pair="<cls> $A $B:1", special_tokens=[("<cls>", vocab["<cls>"])]
-    )
-    specials = {
-        "unk_token": "<unk>",
-        "pad_token": "<pad>",
-        "mask_token": "<mask>",
-        "cls_token": "<cls>",
-        "eos_token": "<eos>",
-        "bos_token": "<bos>",
-    }
-    return _wrap(tok, specials)
-
-
-def _build_bpe(vocab_size: int, train_sequences: Iterable[str]):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
-    tok.normalizer = _base_normaliser()
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.post_processor = _bert_post_processor()
-    tok.decoder = decoders.Fuse()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=BERT_SPECIALS,
-        initial_alphabet=list("ACGTN"),
-        show_progress=False,
-    )
-    tok.train_from_iterator(train_sequences, trainer=trainer)
-    return _wrap(tok, _BERT_SPECIAL_NAMES)
-
-
 def build_tokenizer(
     spec: dict,
     out_dir: str | os.PathLike | None = None,
@@ -571,19 +352,19 @@ def build_tokenizer(
     kind = spec.get("kind")
     info: dict = {"kind": kind}
     if kind == "char":
-        hf = _build_char()
+        hf = build_char()
     elif kind == "kmer":
         k = int(spec.get("k", 6))
         overlap = bool(spec.get("overlap", True))
         if not 1 <= k <= 8:
             raise TokenizerError(f"tokenizer key 'k': expected 1..8, got {k}")
-        hf = _build_dnabert(k) if overlap else _build_nt(k)
+        hf = build_dnabert(k) if overlap else build_nt(k)
         info.update(k=k, overlap=overlap)
     elif kind == "bpe":
         if train_sequences is None:
             raise TokenizerError("tokenizer kind 'bpe' needs train_sequences to train on")
         vocab_size = int(spec.get("vocab_size", 4096))
-        hf = _build_bpe(vocab_size, (normalise(s) for s in train_sequences))
+        hf = build_bpe(vocab_size, (normalise(s) for s in train_sequences))
         info.update(vocab_size=vocab_size)
         if len(hf) < vocab_size:
             logger.warning("bpe reached %d tokens of the %d asked for", len(hf), vocab_size)

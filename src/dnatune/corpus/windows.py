@@ -11,7 +11,7 @@ requested fraction), so no test sequence shares a chromosome with training. With
 chromosomes for that (a split would get none, or one far larger than asked for), the
 split falls back to contiguous blocks along each chromosome, assigned by a
 low-discrepancy sequence; windows that straddle two blocks of different splits are
-dropped. Both decisions are logged.
+dropped. Both decisions are logged (`dnatune.corpus.window_split`).
 
 Output: windows.parquet with chrom, start, end, strand ('+', and '-' copies with
 ``reverse_complement``), split ('train', 'val', 'test'), sorted by chromosome order and start.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -29,16 +28,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dnatune.atomic import atomic_path
+from dnatune.corpus.bed_intervals import inside, overlapping, read_bed
+from dnatune.corpus.window_split import DROP, SPLITS, plan_split
 from dnatune.genome import kmer
-from dnatune.genome.bed import bed_fields, bed_interval, feature_lines
 from dnatune.genome.indexed_fasta import IndexedFasta
 from dnatune.heap import reuse_freed_memory
 
 logger = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
-DROP = -1
-_GOLDEN = (math.sqrt(5) - 1) / 2
 
 
 class WindowsError(ValueError):
@@ -80,173 +76,6 @@ class WindowSettings:
             )
         if self.split.get("by", "chromosome") not in ("chromosome", "block"):
             raise WindowsError("windows.split.by: expected chromosome or block")
-
-
-# ---------------------------------------------------------------- split plan
-
-
-@dataclass
-class SplitPlan:
-    """How windows get their split: whole chromosomes, or blocks along chromosomes."""
-
-    method: str
-    chromosomes: dict[str, int] = field(default_factory=dict)  # chrom -> split code
-    block_size: int = 0
-    first_block: dict[str, int] = field(default_factory=dict)  # chrom -> global block index
-    blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))  # codes
-    reason: str = ""
-
-    def split_codes(self, chrom: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """Split code per window (0 train, 1 val, 2 test, -1 straddles two blocks)."""
-        if self.method == "chromosome":
-            return np.full(len(starts), self.chromosomes.get(chrom, 0), dtype=np.int8)
-        first = self.block_codes(chrom, starts // self.block_size)
-        last = self.block_codes(chrom, (ends - 1) // self.block_size)
-        return np.where(first == last, first, DROP).astype(np.int8)
-
-    def block_codes(self, chrom: str, block: np.ndarray) -> np.ndarray:
-        return self.blocks[self.first_block[chrom] + block]
-
-    def describe(self) -> str:
-        if self.method == "chromosome":
-            held = {
-                SPLITS[code]: sorted(c for c, v in self.chromosomes.items() if v == code)
-                for code in (1, 2)
-            }
-            return f"split by chromosome: val={held['val']} test={held['test']}"
-        return f"split by blocks of {self.block_size} bp" + (
-            f" ({self.reason})" if self.reason else ""
-        )
-
-
-def plan_split(
-    lengths: dict[str, int],
-    val: float = 0.05,
-    test: float = 0.05,
-    by: str = "chromosome",
-    block_size: int = 1_000_000,
-    window_size: int = 512,
-) -> SplitPlan:
-    """Decide the train/val/test split of a genome given its chromosome lengths (in order)."""
-    total = sum(lengths.values())
-    requested = [(code, frac) for code, frac in ((2, test), (1, val)) if frac > 0]
-    reason = ""
-    if by == "chromosome":
-        assigned, reason = _assign_chromosomes(lengths, requested, total)
-        if assigned is not None:
-            return SplitPlan("chromosome", chromosomes=assigned)
-    # blocks: small enough that each held-out split gets several, large against a window
-    smallest = min((frac for _, frac in requested), default=1.0)
-    wanted_blocks = math.ceil(4 / smallest)
-    size = max(min(block_size, total // wanted_blocks), 8 * window_size, 1)
-    if size < block_size:
-        note = f"block_size {block_size} lowered to {size} to give every split blocks"
-        reason = f"{reason}; {note}" if reason else note
-    first_block, block_lengths = {}, []
-    for chrom, length in lengths.items():
-        first_block[chrom] = len(block_lengths)
-        n = max(1, math.ceil(length / size))
-        block_lengths += [size] * (n - 1) + [length - size * (n - 1)]
-    blocks = _assign_blocks(np.array(block_lengths), requested, total, window_size)
-    return SplitPlan(
-        "block", block_size=size, first_block=first_block, blocks=blocks, reason=reason
-    )
-
-
-def _assign_blocks(
-    lengths: np.ndarray, requested: list[tuple[int, float]], total: int, window_size: int
-) -> np.ndarray:
-    """Held-out blocks, spread along the genome by a low-discrepancy sequence: taken in
-    that order until each split has its share of bases, and at least one block that
-    holds a window."""
-    codes = np.zeros(len(lengths), dtype=np.int8)
-    order = np.argsort(((np.arange(len(lengths)) + 1) * _GOLDEN) % 1.0, kind="stable")
-    order = [b for b in order.tolist() if lengths[b] >= window_size]
-    taken = 0
-    for code, frac in requested:
-        got = 0
-        while taken < len(order) - 1 and (got == 0 or got < frac * total):
-            codes[order[taken]] = code
-            got += lengths[order[taken]]
-            taken += 1
-    return codes
-
-
-def _assign_chromosomes(
-    lengths: dict[str, int], requested: list[tuple[int, float]], total: int
-) -> tuple[dict[str, int] | None, str]:
-    if len(lengths) < len(requested) + 1:
-        return None, (
-            f"{len(lengths)} chromosome(s) cannot give train and each held-out split one; "
-            "falling back to blocks"
-        )
-    order = sorted(lengths, key=lambda c: (-lengths[c], c))
-    assigned: dict[str, int] = {}
-    for n, (code, frac) in enumerate(requested):
-        need = frac * total
-        spare = len(lengths) - len(assigned) - (len(requested) - n)  # keep one per later split
-        got = 0
-        for chrom in order:
-            if spare <= 0:
-                break
-            if chrom not in assigned and got + lengths[chrom] <= need:
-                assigned[chrom] = code
-                got += lengths[chrom]
-                spare -= 1
-        if got == 0:
-            chrom = min((c for c in order if c not in assigned), key=lambda c: (lengths[c], c))
-            assigned[chrom] = code
-            got = lengths[chrom]
-        if got > max(2 * need, need + 0.01 * total):
-            return None, (
-                f"the smallest chromosome for {SPLITS[code]} holds {got / total:.1%} of the "
-                f"genome, over twice the {frac:.1%} asked for; falling back to blocks"
-            )
-    return assigned, ""
-
-
-# ---------------------------------------------------------------- BED intervals
-
-
-def read_bed(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Merged, sorted intervals per chromosome of a BED file (plain or gzip)."""
-    raw: dict[str, list[tuple[int, int]]] = {}
-    for number, line in feature_lines(path, str(path), WindowsError):
-        where = f"{path} line {number}"
-        fields = bed_fields(line, where, WindowsError)
-        raw.setdefault(fields[0], []).append(bed_interval(fields, where, WindowsError))
-    merged = {}
-    for chrom, intervals in raw.items():
-        intervals.sort()
-        starts, ends = [], []
-        for start, end in intervals:
-            if starts and start <= ends[-1]:
-                ends[-1] = max(ends[-1], end)
-            else:
-                starts.append(start)
-                ends.append(end)
-        merged[chrom] = (np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64))
-    return merged
-
-
-def inside(intervals, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Windows that lie entirely within one merged interval."""
-    if intervals is None:
-        return np.zeros(len(starts), dtype=bool)
-    istarts, iends = intervals
-    idx = np.searchsorted(istarts, starts, side="right") - 1
-    ok = idx >= 0
-    return ok & (iends[np.maximum(idx, 0)] >= ends)
-
-
-def overlapping(intervals, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Windows that overlap any merged interval."""
-    if intervals is None:
-        return np.zeros(len(starts), dtype=bool)
-    istarts, iends = intervals
-    idx = np.searchsorted(istarts, ends, side="left") - 1
-    ok = idx >= 0
-    return ok & (iends[np.maximum(idx, 0)] > starts)
 
 
 # ---------------------------------------------------------------- windows
@@ -312,36 +141,10 @@ def make_windows(
     reuse_freed_memory()
     if isinstance(settings, dict):
         settings = WindowSettings.from_config(settings)
-    split_cfg = {"val": 0.05, "test": 0.05, "by": "chromosome", "block_size": 1_000_000}
-    split_cfg.update(settings.split)
-    include = read_bed(settings.include_bed) if settings.include_bed else None
-    exclude = read_bed(settings.exclude_bed) if settings.exclude_bed else None
-
-    try:
-        fasta = IndexedFasta(genome_fa)
-    except (OSError, ValueError) as err:
-        raise WindowsError(
-            f"cannot open {genome_fa} as an indexed FASTA ({err}); it should be the bgzip "
-            "genome.fa.gz of the genome rule, with its .fai and .gzi"
-        ) from err
-    lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
-    if not lengths:
-        raise WindowsError(f"{genome_fa} holds no sequences")
-    for name, bed in (("include_bed", include), ("exclude_bed", exclude)):
-        if bed is not None and not set(bed) & set(lengths):
-            raise WindowsError(
-                f"windows.{name} {getattr(settings, name)}: none of its chromosomes "
-                f"{sorted(bed)[:5]} is in {genome_fa} ({list(lengths)[:5]} ...)"
-            )
-
-    plan = plan_split(
-        lengths,
-        val=split_cfg["val"],
-        test=split_cfg["test"],
-        by=split_cfg["by"],
-        block_size=split_cfg["block_size"],
-        window_size=settings.size,
-    )
+    include = read_bed(settings.include_bed, WindowsError) if settings.include_bed else None
+    exclude = read_bed(settings.exclude_bed, WindowsError) if settings.exclude_bed else None
+    fasta, lengths = _open_genome(genome_fa, settings, include, exclude)
+    plan = _split_plan(lengths, settings)
     logger.info(
         "%s: %d contigs, %d bp; %s", genome_fa, len(lengths), sum(lengths.values()), plan.describe()
     )
@@ -350,22 +153,15 @@ def make_windows(
 
     counts: Counter = Counter()
     per_split: Counter = Counter()
-    short = 0
-    window_chunk = max(1, chunk_bases // settings.stride)
+    short = sum(length < settings.size for length in lengths.values())  # no window at all
     with atomic_path(out_path) as tmp, pq.ParquetWriter(str(tmp), schema) as writer:
-        for chrom, length in lengths.items():
-            starts_all = window_starts(length, settings.size, settings.stride)
-            short += len(starts_all) == 0
-            for lo in range(0, len(starts_all), window_chunk):
-                starts = starts_all[lo : lo + window_chunk]
-                last = lo + window_chunk >= len(starts_all)
-                table = _chunk_windows(
-                    fasta, chrom, starts, last, settings, plan, include, exclude, counts, schema
-                )
-                if table is not None:
-                    writer.write_table(table)
-                    for name, n in zip(*_value_counts(table.column("split")), strict=True):
-                        per_split[name] += n
+        tables = _window_tables(
+            fasta, lengths, settings, plan, include, exclude, counts, schema, chunk_bases
+        )
+        for table in tables:
+            writer.write_table(table)
+            for name, n in zip(*_value_counts(table.column("split")), strict=True):
+                per_split[name] += n
         stats = {
             "windows": {s: per_split[s] for s in SPLITS},
             "dropped": {k: v for k, v in counts.items() if k != "non_acgtn"},
@@ -385,6 +181,55 @@ def make_windows(
         logger.info("%d bases outside ACGTN counted as N", counts["non_acgtn"])
     logger.info("windows: %s", json.dumps(stats))
     return stats
+
+
+def _open_genome(genome_fa, settings: WindowSettings, include, exclude):
+    """The indexed FASTA and its contig lengths, checked against the BED files."""
+    try:
+        fasta = IndexedFasta(genome_fa)
+    except (OSError, ValueError) as err:
+        raise WindowsError(
+            f"cannot open {genome_fa} as an indexed FASTA ({err}); it should be the bgzip "
+            "genome.fa.gz of the genome rule, with its .fai and .gzi"
+        ) from err
+    lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
+    if not lengths:
+        raise WindowsError(f"{genome_fa} holds no sequences")
+    for name, bed in (("include_bed", include), ("exclude_bed", exclude)):
+        if bed is not None and not set(bed) & set(lengths):
+            raise WindowsError(
+                f"windows.{name} {getattr(settings, name)}: none of its chromosomes "
+                f"{sorted(bed)[:5]} is in {genome_fa} ({list(lengths)[:5]} ...)"
+            )
+    return fasta, lengths
+
+
+def _split_plan(lengths: dict[str, int], settings: WindowSettings):
+    split_cfg = {"val": 0.05, "test": 0.05, "by": "chromosome", "block_size": 1_000_000}
+    split_cfg.update(settings.split)
+    return plan_split(
+        lengths,
+        val=split_cfg["val"],
+        test=split_cfg["test"],
+        by=split_cfg["by"],
+        block_size=split_cfg["block_size"],
+        window_size=settings.size,
+    )
+
+
+def _window_tables(fasta, lengths, settings, plan, include, exclude, counts, schema, chunk_bases):
+    """The kept windows of each chromosome, in order, as tables of at most a chunk each."""
+    window_chunk = max(1, chunk_bases // settings.stride)
+    for chrom, length in lengths.items():
+        starts_all = window_starts(length, settings.size, settings.stride)
+        for lo in range(0, len(starts_all), window_chunk):
+            starts = starts_all[lo : lo + window_chunk]
+            last = lo + window_chunk >= len(starts_all)
+            table = _chunk_windows(
+                fasta, chrom, starts, last, settings, plan, include, exclude, counts, schema
+            )
+            if table is not None:
+                yield table
 
 
 # what each drop reason of _chunk_windows means, and the setting that lets windows through

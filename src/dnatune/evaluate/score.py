@@ -43,12 +43,7 @@ def evaluate_cell(
     threshold_rule: str = "fixed",
 ) -> dict:
     """Score the test predictions of one grid cell and write metrics.json atomically."""
-    meta = read_json(meta_path, "task meta.json", EvaluationInputError)
-    task_type = meta.get("type")
-    if task_type not in metrics.METRICS:
-        raise EvaluationInputError(
-            f"{meta_path}: key 'type' is {task_type!r}; expected one of {sorted(metrics.METRICS)}"
-        )
+    task_type = _task_type(meta_path)
     headline = metrics.headline_metric(task_type, metric, where=f"tasks.{task}.metric")
     history = read_json(history_path, "history.json", EvaluationInputError)
     test = read_predictions(predictions_path, task_type, EvaluationInputError)
@@ -84,21 +79,36 @@ def evaluate_cell(
     }
     with atomic_path(out_path) as tmp:
         tmp.write_text(json.dumps(result, indent=1))
-    head = values[headline]
+    _log_result(result)
+    return result
+
+
+def _task_type(meta_path: str | Path) -> str:
+    meta = read_json(meta_path, "task meta.json", EvaluationInputError)
+    task_type = meta.get("type")
+    if task_type not in metrics.METRICS:
+        raise EvaluationInputError(
+            f"{meta_path}: key 'type' is {task_type!r}; expected one of {sorted(metrics.METRICS)}"
+        )
+    return task_type
+
+
+def _log_result(result: dict) -> None:
+    """One line: the cell and its headline test metric with the confidence interval."""
+    head = result["metrics"][result["headline"]]
     logger.info(
         "%s/%s/%s f%g s%d: test %s %s [%s, %s] on %d examples",
-        task,
-        model,
-        variant,
-        label_fraction,
-        seed,
-        headline,
+        result["task"],
+        result["model"],
+        result["variant"],
+        result["label_fraction"],
+        result["seed"],
+        result["headline"],
         _fmt(head["value"]),
         _fmt(head["ci_low"]),
         _fmt(head["ci_high"]),
-        len(test.labels),
+        result["n_test"],
     )
-    return result
 
 
 def decision_threshold(

@@ -30,7 +30,7 @@ import yaml
 
 from dnatune.compressed import InputFormatError, open_input
 from dnatune.genome.bed import bed_interval
-from dnatune.tasks.from_genome import cut_sequences
+from dnatune.tasks.genome_sequences import cut_sequences
 from dnatune.tasks.sources import (
     SPLITS,
     TaskInputError,

@@ -109,15 +109,7 @@ def claim_gpus(
         yield []
         return
     if under_slurm():
-        devices = visible_devices() if "CUDA_VISIBLE_DEVICES" in os.environ else []
-        if len(devices) < n:
-            logger.warning(
-                "Slurm job %s asked for %d GPU(s) but CUDA_VISIBLE_DEVICES=%r",
-                os.environ["SLURM_JOB_ID"],
-                n,
-                os.environ.get("CUDA_VISIBLE_DEVICES"),
-            )
-        yield devices
+        yield _slurm_devices(n)
         return
     held = os.environ.get(CLAIMED_ENV)
     if held is not None and held == os.environ.get("CUDA_VISIBLE_DEVICES"):
@@ -139,40 +131,70 @@ def claim_gpus(
         )
     directory = Path(lock_dir or os.environ.get(LOCK_DIR_ENV) or DEFAULT_LOCK_DIR)
     directory.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        claimed = _lock_devices(stack, pool, n, directory, poll_seconds, timeout)
+        with _visible(claimed):
+            logger.info("claimed GPU(s) %s (CUDA_VISIBLE_DEVICES)", ",".join(claimed))
+            yield claimed
+
+
+def _slurm_devices(n: int) -> list[str]:
+    """The job's devices as Slurm set them (a warning when fewer than asked for)."""
+    devices = visible_devices() if "CUDA_VISIBLE_DEVICES" in os.environ else []
+    if len(devices) < n:
+        logger.warning(
+            "Slurm job %s asked for %d GPU(s) but CUDA_VISIBLE_DEVICES=%r",
+            os.environ["SLURM_JOB_ID"],
+            n,
+            os.environ.get("CUDA_VISIBLE_DEVICES"),
+        )
+    return devices
+
+
+def _lock_devices(
+    stack: ExitStack,
+    pool: list[str],
+    n: int,
+    directory: Path,
+    poll_seconds: float,
+    timeout: float | None,
+) -> list[str]:
+    """Lock n devices of the pool, polling until that many are free; `stack` holds the locks."""
     start = time.monotonic()
     waited = False
-    with ExitStack() as stack:
-        while True:
-            claimed = []
-            for device in pool:
-                handle = _try_lock(directory / f"gpu-{device.replace('/', '_')}.lock")
-                if handle is not None:
-                    stack.callback(handle.close)  # closing releases the flock
-                    claimed.append(device)
-                    if len(claimed) == n:
-                        break
-            if len(claimed) == n:
-                break
-            stack.close()  # give back a partial claim, so two jobs never deadlock
-            if timeout is not None and time.monotonic() - start > timeout:
-                raise GpuClaimError(
-                    f"no {n} free GPU(s) among {','.join(pool)} after {timeout:.0f} s "
-                    f"(locks in {directory}); cap GPU jobs with --resources gpu={len(pool)}"
-                )
-            if not waited:
-                logger.info("waiting for %d free GPU(s) among %s", n, ",".join(pool))
-                waited = True
-            time.sleep(poll_seconds)
-        keys = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", CLAIMED_ENV)
-        saved = {k: os.environ.get(k) for k in keys}
-        os.environ["CUDA_VISIBLE_DEVICES"] = os.environ[CLAIMED_ENV] = ",".join(claimed)
-        os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-        logger.info("claimed GPU(s) %s (CUDA_VISIBLE_DEVICES)", ",".join(claimed))
-        try:
-            yield claimed
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    while True:
+        claimed = []
+        for device in pool:
+            handle = _try_lock(directory / f"gpu-{device.replace('/', '_')}.lock")
+            if handle is not None:
+                stack.callback(handle.close)  # closing releases the flock
+                claimed.append(device)
+                if len(claimed) == n:
+                    return claimed
+        stack.close()  # give back a partial claim, so two jobs never deadlock
+        if timeout is not None and time.monotonic() - start > timeout:
+            raise GpuClaimError(
+                f"no {n} free GPU(s) among {','.join(pool)} after {timeout:.0f} s "
+                f"(locks in {directory}); cap GPU jobs with --resources gpu={len(pool)}"
+            )
+        if not waited:
+            logger.info("waiting for %d free GPU(s) among %s", n, ",".join(pool))
+            waited = True
+        time.sleep(poll_seconds)
+
+
+@contextmanager
+def _visible(claimed: list[str]) -> Iterator[None]:
+    """CUDA_VISIBLE_DEVICES (and the claim marker) on the claimed devices, restored after."""
+    keys = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", CLAIMED_ENV)
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ["CUDA_VISIBLE_DEVICES"] = os.environ[CLAIMED_ENV] = ",".join(claimed)
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
