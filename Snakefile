@@ -20,6 +20,7 @@ include: "workflow/rules/tasks.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/apply.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/report.smk"
 
@@ -28,3 +29,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        apply_targets(),
