@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from dnatune.apply.report_section import track_section
 from dnatune.atomic import atomic_path
 from dnatune.report_format import Figures, Styled, fmt_int
 from dnatune.report_inputs import CellKey, cell_key_from_path, long_sequences, read_history
@@ -46,6 +47,7 @@ class ReportInputs:
     pretrain_dirs: list[str] = field(default_factory=list)
     task_meta: list[str] = field(default_factory=list)
     benchmark_dir: str | None = None
+    track_validation: list[str] = field(default_factory=list)  # tracks.tsv and its figure
 
 
 def templates() -> jinja2.Environment:
@@ -105,6 +107,7 @@ def build_report(
             config_hash=config_hash(config)[:12],
             overview=overview(inputs, config, figures),
             sections=[task_section(t, data, figures) for t in tasks],
+            tracks=track_section(inputs.track_validation, figures),
             level=f"{confidence * 100:g}%",
             alpha=f"{1 - confidence:.2g}",
             n_comparisons=int(data.transfer["q_value"].notna().sum()),

@@ -38,6 +38,7 @@ rule report:
         models=report_model_dirs,
         pretrained=report_pretrain_dirs,
         task_meta=report_task_meta,
+        tracks=report_track_validation,
     output:
         html=report(
             REPORT_HTML,

@@ -20,6 +20,7 @@ write_report(
         pretrain_dirs=list(inputs.pretrained),
         task_meta=list(inputs.task_meta),
         benchmark_dir=snakemake.params.benchmark_dir,
+        track_validation=list(snakemake.input.tracks),
     ),
     snakemake.output.html,
     snakemake.params.config,

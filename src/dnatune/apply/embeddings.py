@@ -30,14 +30,16 @@ TASK_SPLITS = ("train", "val", "test")
 
 
 def load_encoder(model_dir: str | Path, trust_remote_code: bool = False):
-    """(backbone without a head, DnaTokenizer) of a base model, through dnatune's loader."""
-    from transformers import AutoModel
+    """(model, DnaTokenizer) of a base model through the finetune stage's loader.
 
-    from dnatune.model_loading import load_model
-    from dnatune.tokenizers import DnaTokenizer
+    Only its hidden states are read: the (fresh) head's output is never used. `first`
+    pooling leaves the backbone's outputs as they are (mean pooling hooks the encoder).
+    """
+    from dnatune.models import load_sequence_classifier
 
-    tokenizer = DnaTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
-    model = load_model(AutoModel, model_dir, trust_remote_code=trust_remote_code)
+    model, tokenizer = load_sequence_classifier(
+        model_dir, 2, "single_label_classification", False, 0, trust_remote_code, "first"
+    )
     return model.eval(), tokenizer
 
 
