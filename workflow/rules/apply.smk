@@ -25,7 +25,9 @@ EMBED_TASK = "results/apply/embeddings/{model}/tasks/{task}.parquet"
 EMBED_CHUNK = "results/apply/chunks/embeddings/{model}/{genome}/{chunk}.parquet"
 EMBED_GENOME = "results/apply/embeddings/{model}/genomes/{genome}.parquet"
 SPLITS = ("train", "val", "test")
-APPLY_THREADS = 1  # CPU scoring of tiny models; give big ones --set-threads track_chunk=N
+APPLY_THREADS = (
+    1  # CPU scoring of tiny models; give big ones --set-threads track_chunk=N
+)
 
 
 def _cell_paths(pattern, cell, **extra):
@@ -62,7 +64,10 @@ def apply_targets():
 def plan_inputs(wildcards):
     """The genome's index, and the BED file of apply.tracks.regions when it is one."""
     files = {"fai": GENOME_FAI.format(genome=wildcards.genome)}
-    if isinstance(TRACKS.get("regions", "all"), str) and TRACKS.get("regions", "all") != "all":
+    if (
+        isinstance(TRACKS.get("regions", "all"), str)
+        and TRACKS.get("regions", "all") != "all"
+    ):
         files["regions"] = TRACKS["regions"]
     return files
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import torch
 
 from dnatune.apply.cells import ApplyError
+from dnatune.apply.scoring import same_length_batches
 from dnatune.atomic import atomic_path
 from dnatune.indexed_fasta import IndexedFasta
 from dnatune.kmer import reverse_complement_text
@@ -64,14 +65,9 @@ class Embedder:
     def __call__(self, sequences: list[str]) -> list[np.ndarray]:
         ids = self.tokenizer(sequences, truncation=True)["input_ids"]
         out: list[np.ndarray] = [np.empty(0)] * len(ids)
-        by_length: dict[int, list[int]] = {}
-        for i, row in enumerate(ids):
-            by_length.setdefault(len(row), []).append(i)
-        for rows in by_length.values():
-            for lo in range(0, len(rows), self.batch_size):
-                part = rows[lo : lo + self.batch_size]
-                for i, vector in zip(part, self._forward([ids[i] for i in part]), strict=True):
-                    out[i] = vector
+        for part in same_length_batches(ids, self.batch_size):
+            for i, vector in zip(part, self._forward([ids[i] for i in part]), strict=True):
+                out[i] = vector
         return out
 
     @torch.inference_mode()
@@ -179,8 +175,7 @@ def embed_task(
     trust_remote_code=False,
 ) -> int:
     """Every example of a task (train, val, test) embedded by a base model."""
-    model, tokenizer = load_encoder(model_dir, trust_remote_code)
-    embedder = Embedder(model, tokenizer, layer, pooling, batch_size)
+    embedder = Embedder(*load_encoder(model_dir, trust_remote_code), layer, pooling, batch_size)
     return write_embeddings(task_batches(task_dir), embedder, out_path)
 
 
@@ -197,8 +192,7 @@ def embed_genome_chunk(
     trust_remote_code=False,
 ) -> int:
     """The genome windows starting in one plan chunk, embedded (an empty chunk: no rows)."""
-    model, tokenizer = load_encoder(model_dir, trust_remote_code)
-    embedder = Embedder(model, tokenizer, layer, pooling, batch_size)
+    embedder = Embedder(*load_encoder(model_dir, trust_remote_code), layer, pooling, batch_size)
     with IndexedFasta(genome) as fasta:
         batches = window_batches(windows_path, fasta, chunk)
         return write_embeddings(batches, embedder, out_path, allow_empty=True)

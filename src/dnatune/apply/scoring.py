@@ -7,7 +7,7 @@ score exactly what they were trained on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -42,16 +42,11 @@ class ModelScorer:
     def __call__(self, sequences: Sequence[str]) -> np.ndarray:
         ids = self.tokenizer(list(sequences), truncation=False)["input_ids"]
         out: np.ndarray | None = None
-        by_length: dict[int, list[int]] = {}
-        for i, row in enumerate(ids):
-            by_length.setdefault(len(row), []).append(i)
-        for rows in by_length.values():
-            for lo in range(0, len(rows), self.batch_size):
-                part = rows[lo : lo + self.batch_size]
-                scores = self._forward([ids[i] for i in part])
-                if out is None:
-                    out = np.empty((len(ids), scores.shape[1]), dtype=np.float32)
-                out[part] = scores
+        for part in same_length_batches(ids, self.batch_size):
+            scores = self._forward([ids[i] for i in part])
+            if out is None:
+                out = np.empty((len(ids), scores.shape[1]), dtype=np.float32)
+            out[part] = scores
         return out if out is not None else np.empty((0, 1), dtype=np.float32)
 
     @torch.inference_mode()
@@ -60,6 +55,16 @@ class ModelScorer:
         logits = self.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).logits
         scores = scores_from_logits(self.task_type, logits.float().cpu().numpy())
         return scores.reshape(len(rows), -1)
+
+
+def same_length_batches(ids: Sequence[Sequence[int]], batch_size: int) -> Iterator[list[int]]:
+    """Indices of `ids` in batches of at most batch_size rows of one token count."""
+    by_length: dict[int, list[int]] = {}
+    for i, row in enumerate(ids):
+        by_length.setdefault(len(row), []).append(i)
+    for rows in by_length.values():
+        for lo in range(0, len(rows), batch_size):
+            yield rows[lo : lo + batch_size]
 
 
 def strand_averaged(scorer: Scorer) -> Scorer:

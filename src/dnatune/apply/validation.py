@@ -86,8 +86,10 @@ def score_track(
         "n_windows": len(labels),
         "n_positive": int(labels.sum()),
     }
-    if labels.min(initial=1) == labels.max(initial=0):
-        logger.warning("%s: only one class among %d intervals; no AUROC", track_bw, len(labels))
+    if len(np.unique(labels)) < 2:
+        logger.warning(
+            "%s: fewer than two classes in %d intervals; no AUROC", track_bw, len(labels)
+        )
         values = {
             name: {"value": None, "ci_low": None, "ci_high": None} for name in ("auroc", "auprc")
         }
