@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pyBigWig
 import pytest
 
 from dnatune.apply.validation import (
-    held_out_chromosomes,
+    held_out_regions,
     interval_labels,
     score_track,
 )
@@ -28,10 +30,17 @@ def test_an_interval_is_positive_when_its_middle_base_lies_in_a_feature():
     assert interval_labels(intervals, features).tolist() == [0, 1, 1, 0, 0, 0, 1, 0]
 
 
-def test_held_out_chromosomes_have_test_examples_only(tmp_path):
-    for split, chroms in {"train": ["a", "b"], "val": ["c"], "test": ["c", "d", "e"]}.items():
-        pd.DataFrame({"chrom": chroms}).to_parquet(tmp_path / f"{split}.parquet")
-    assert held_out_chromosomes(tmp_path) == ["d", "e"]
+def test_held_out_regions_are_the_tasks_test_chromosomes_or_blocks(tmp_path):
+    lengths = {"a": 1000, "b": 500, "c": 700}
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"split_method": "chromosome", "split_detail": {"test": ["b"]}}))
+    assert held_out_regions(meta, lengths).values.tolist() == [["b", 0, 500]]
+    detail = {"regions": {"test": [["a", 0, 100], ["c", 600, 800]], "train": [["b", 0, 500]]}}
+    meta.write_text(json.dumps({"split_method": "region", "split_detail": detail}))
+    regions = held_out_regions(meta, lengths)
+    assert regions.values.tolist() == [["a", 0, 100], ["c", 600, 700]]  # clipped to the contig
+    meta.write_text(json.dumps({"split_method": "random", "split_detail": {}}))
+    assert held_out_regions(meta, lengths).empty
 
 
 def test_a_track_that_follows_the_features_scores_auroc_one(tmp_path):
@@ -47,8 +56,12 @@ def test_a_track_that_follows_the_features_scores_auroc_one(tmp_path):
             ends=[s + 50 for s in starts],
             values=[0.9 if i else 0.1 for i in inside],
         )
-    result = score_track(path, features, ["c1"], n_boot=200)
+    whole = pd.DataFrame({"chrom": ["c1"], "start": [0], "end": [1000]})
+    result = score_track(path, features, whole, n_boot=200)
     assert result["n_windows"] == 20 and result["n_positive"] == 4
     assert result["auroc"] == pytest.approx(1.0) and result["auprc"] == pytest.approx(1.0)
     assert result["auroc_low"] == pytest.approx(1.0)
-    assert score_track(path, features, ["c2"], n_boot=10)["auroc"] is None  # no interval there
+    part = pd.DataFrame({"chrom": ["c1"], "start": [150], "end": [420]})  # middles 175..375
+    assert score_track(path, features, part, n_boot=10)["n_windows"] == 5
+    none = pd.DataFrame({"chrom": ["c2"], "start": [0], "end": [100]})
+    assert score_track(path, features, none, n_boot=10)["auroc"] is None  # no interval there

@@ -23,7 +23,7 @@ def apply_config() -> dict:
     config["apply"] = {
         "cells": CELLS,
         "models": ["tiny"],
-        "tracks": {"genomes": ["demo"], "chunk_bp": 50_000},
+        "tracks": {"genomes": ["demo"], "chunk_bp": 100_000},
         "embeddings": {"tasks": ["promoter"], "genomes": ["demo"]},
     }
     return config
@@ -55,13 +55,13 @@ def test_tracks_cover_every_base_of_the_genome_and_open_as_bigwig(apply_run):
         assert (folder / "igv_session.xml").exists()
 
 
-def test_tracks_are_validated_on_held_out_chromosomes_and_reported(apply_run):
+def test_tracks_are_validated_on_held_out_regions_and_reported(apply_run):
     table = pd.read_csv(apply_run / "results/apply/validation/tracks.tsv", sep="\t")
     assert sorted(table["variant"]) == ["pretrained", "scratch"]
     assert (table["n_positive"] > 0).all() and (table["n_windows"] > table["n_positive"]).all()
     assert ((table["auroc_low"] <= table["auroc"]) & (table["auroc"] <= table["auroc_high"])).all()
     html = (apply_run / "results/report/report.html").read_text()
-    assert "Prediction tracks" in html and "Track against annotation" in html
+    assert "Prediction tracks" in html and "Track against annotation in held-out" in html
     assert (apply_run / "results/report/figures/track_region.png").exists()
 
 

@@ -16,7 +16,7 @@ HEADERS = [
     "variant",
     "labels",
     "seed",
-    "held-out chromosomes",
+    "held out",
     "windows",
     "positive",
     "AUROC [CI]",
@@ -30,7 +30,7 @@ def track_section(paths: list[str], figures: Figures) -> dict | None:
         return None
     tsv = next(p for p in paths if p.endswith(".tsv"))
     png = next(p for p in paths if p.endswith(".png"))
-    table = pd.read_csv(tsv, sep="\t", dtype={"chromosomes": str})
+    table = pd.read_csv(tsv, sep="\t", dtype={"held_out": str})
     rows = [
         [
             r.task,
@@ -38,7 +38,7 @@ def track_section(paths: list[str], figures: Figures) -> dict | None:
             variant_label(r.variant),
             percent(float(r.label_fraction)),
             str(r.seed),
-            r.chromosomes if isinstance(r.chromosomes, str) else "none",
+            r.held_out,
             fmt_int(r.n_windows),
             fmt_int(r.n_positive),
             f"{fmt(r.auroc)} [{fmt(r.auroc_low)}, {fmt(r.auroc_high)}]",

@@ -1,7 +1,8 @@
 """A prediction track scored against the genome's annotation on held-out chromosomes.
 
-Held out: chromosomes with test examples of the cell's task and no train or val example,
-so no window scored there was seen in training. Each stitched interval of the track is one
+Held out: the test regions of the cell's task, as its split recorded them in meta.json
+(whole chromosomes, or blocks of a split by region), so no window scored there was seen
+in training. Each stitched interval of the track is one
 item (per-window evaluation): positive when its middle base lies in a feature of the
 task's type (either strand). AUROC and AUPRC come with percentile bootstrap CIs over the
 intervals (dnatune.metrics); the figure shows the tracks under the annotation for one region.
@@ -9,6 +10,7 @@ intervals (dnatune.metrics); the figure shows the tracks under the annotation fo
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -38,14 +40,37 @@ def validated_cells(config: dict) -> list[dict]:
     return found
 
 
-def held_out_chromosomes(task_dir: str | Path) -> list[str]:
-    seen = set()
-    for split in ("train", "val"):
-        seen |= set(
-            pd.read_parquet(Path(task_dir) / f"{split}.parquet", columns=["chrom"])["chrom"]
+def held_out_regions(meta_path: str | Path, lengths: dict[str, int]) -> pd.DataFrame:
+    """The task's test regions (chrom, start, end), as its split recorded them in meta.json:
+    whole test chromosomes, or the test blocks of a split by region; none for other splits."""
+    meta = json.loads(Path(meta_path).read_text())
+    detail = meta.get("split_detail") or {}
+    if meta.get("split_method") == "chromosome":
+        rows = [(c, 0, lengths[c]) for c in detail.get("test", []) if c in lengths]
+    elif meta.get("split_method") == "region":
+        rows = [
+            (c, int(lo), min(int(hi), lengths[c]))
+            for c, lo, hi in detail["regions"]["test"]
+            if c in lengths
+        ]
+    else:
+        rows = []
+        logger.warning(
+            "%s: split %r holds out no genome region; the track is not validated",
+            meta_path,
+            meta.get("split_method"),
         )
-    test = pd.read_parquet(Path(task_dir) / "test.parquet", columns=["chrom"])["chrom"]
-    return sorted(set(test) - seen)
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+def describe_regions(regions: pd.DataFrame) -> str:
+    """'chromosomes chr3' or '12 regions, 72.0 kb' (what the report's table says)."""
+    whole = regions["start"].eq(0).all() and regions["chrom"].is_unique
+    if regions.empty:
+        return "none"
+    if whole and len(regions) <= 3:
+        return "chromosome " + ", ".join(regions["chrom"])
+    return f"{len(regions)} regions, {(regions['end'] - regions['start']).sum() / 1000:.1f} kb"
 
 
 def interval_labels(intervals: pd.DataFrame, features: pd.DataFrame) -> np.ndarray:
@@ -63,26 +88,27 @@ def interval_labels(intervals: pd.DataFrame, features: pd.DataFrame) -> np.ndarr
     return labels
 
 
-def read_track(track_bw: str | Path, chroms: list[str]) -> pd.DataFrame:
-    """The bigWig's intervals on `chroms`: chrom, start, end, value."""
+def read_track(track_bw: str | Path, regions: pd.DataFrame) -> pd.DataFrame:
+    """The bigWig's intervals whose middle base lies in `regions`: chrom, start, end, value."""
     import pyBigWig
 
     rows = []
     with pyBigWig.open(str(track_bw)) as bw:
-        for chrom in chroms:
-            for start, end, value in bw.intervals(chrom) or ():
-                rows.append((chrom, start, end, value))
-    return pd.DataFrame(rows, columns=["chrom", "start", "end", "value"])
+        for chrom in regions["chrom"].unique():
+            rows += [(chrom, s, e, v) for s, e, v in bw.intervals(chrom) or ()]
+    intervals = pd.DataFrame(rows, columns=["chrom", "start", "end", "value"])
+    inside = interval_labels(intervals, regions.rename(columns={"chrom": "seqid"}))
+    return intervals[inside.astype(bool)].reset_index(drop=True)
 
 
 def score_track(
-    track_bw, features: pd.DataFrame, chroms, n_boot=1000, confidence=0.95, seed=0
+    track_bw, features: pd.DataFrame, regions: pd.DataFrame, n_boot=1000, confidence=0.95, seed=0
 ) -> dict:
-    """AUROC and AUPRC (with bootstrap CIs) of the track's intervals on `chroms`."""
-    intervals = read_track(track_bw, chroms)
+    """AUROC and AUPRC (with bootstrap CIs) of the track's intervals in `regions`."""
+    intervals = read_track(track_bw, regions)
     labels = interval_labels(intervals, features)
     result = {
-        "chromosomes": ",".join(chroms),
+        "held_out": describe_regions(regions),
         "n_windows": len(labels),
         "n_positive": int(labels.sum()),
     }
@@ -111,6 +137,8 @@ def score_track(
 def validate_tracks(entries: list[dict], out_tsv, out_png, n_boot=1000, confidence=0.95, seed=0):
     """entries: cell fields, genome, feature, track_dir (of a binary task: one bigWig),
     task_dir and annotation (parquet)."""
+    import pyBigWig
+
     rows, shown = [], []
     for entry in entries:
         bigwigs = sorted(Path(entry["track_dir"]).glob("*.bw"))
@@ -121,15 +149,12 @@ def validate_tracks(entries: list[dict], out_tsv, out_png, n_boot=1000, confiden
         features = annotation[annotation["type"] == entry["feature"]]
         if features.empty:
             raise ApplyError(f"{entry['annotation']}: no feature of type '{entry['feature']}'")
-        chroms = held_out_chromosomes(entry["task_dir"])
-        if not chroms:
-            logger.warning(
-                "%s: no held-out chromosome (the task's split is not by chromosome)",
-                entry["task_dir"],
-            )
-        scored = score_track(entry["track"], features, chroms, n_boot, confidence, seed)
+        with pyBigWig.open(str(entry["track"])) as bw:
+            lengths = bw.chroms()
+        regions = held_out_regions(Path(entry["task_dir"]) / "meta.json", lengths)
+        scored = score_track(entry["track"], features, regions, n_boot, confidence, seed)
         rows.append({**{k: entry[k] for k in CELL_COLUMNS}, **scored})
-        shown.append((entry, features, chroms))
+        shown.append((entry, features, regions))
     table = pd.DataFrame(rows)
     with atomic_path(out_tsv) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
