@@ -76,6 +76,22 @@ def test_a_regular_stride_keeps_each_windows_central_stride_bases():
     assert tiles.keep_start[0] == 0 and tiles.keep_end[-1] == 1000
 
 
+def test_region_tiles_are_the_contig_tiles_that_meet_the_region():
+    rng = np.random.default_rng(1)
+    for _ in range(2000):
+        length = int(rng.integers(1, 3000))
+        window = int(rng.integers(1, 400))
+        stride = int(rng.integers(1, window + 1))
+        start = int(rng.integers(0, length))
+        end = int(rng.integers(start + 1, length + 1))
+        whole = contig_tiles(length, window, stride)
+        meets = (whole.keep_end > start) & (whole.keep_start < end)
+        region = region_tiles(length, window, stride, start, end)
+        assert region.start.tolist() == whole.start[meets].tolist()
+        assert region.keep_start.tolist() == np.maximum(whole.keep_start[meets], start).tolist()
+        assert region.keep_end.tolist() == np.minimum(whole.keep_end[meets], end).tolist()
+
+
 def test_chunks_and_regions_give_each_base_the_same_score_as_the_whole_contig(genome):
     path, records = genome
     seq = records["chrA"]

@@ -53,12 +53,27 @@ def contig_tiles(length: int, window: int, stride: int) -> Tiles:
 
 
 def region_tiles(length: int, window: int, stride: int, start: int, end: int) -> Tiles:
-    """The windows whose kept part meets [start, end), their kept parts clipped to it."""
-    tiles = contig_tiles(length, window, stride)
-    picked = (tiles.keep_end > start) & (tiles.keep_start < end)
+    """The windows whose kept part meets [start, end), their kept parts clipped to it.
+
+    The same windows as `contig_tiles` selects, computed for the region's index range only,
+    so that memory follows the region, not the contig.
+    """
+    n_regular = (length - window) // stride + 1 if length > window else 1
+    n = n_regular + int(length > window and (n_regular - 1) * stride + window < length)
+    width = min(window, length)
+    # window i keeps a part of [i * stride, i * stride + width): windows before `first` end
+    # before `start`, windows from `last` on begin at or after `end`
+    first = max(0, (start - width) // stride - 1)
+    last = min(n, end // stride + 2)
+    index = np.arange(first, last)
+    starts = np.where(index < n_regular, index * stride, length - width).astype(np.int64)
+    bounds = (starts[:-1] + starts[1:] + width + 1) // 2
+    keep_start = np.concatenate([[0 if first == 0 else starts[0]], bounds]).astype(np.int64)
+    keep_end = np.concatenate([bounds, [length if last == n else starts[-1] + width]])
+    picked = (keep_end > start) & (keep_start < end)
     return Tiles(
-        tiles.start[picked],
-        tiles.width,
-        np.maximum(tiles.keep_start[picked], start),
-        np.minimum(tiles.keep_end[picked], end),
+        starts[picked],
+        width,
+        np.maximum(keep_start[picked], start),
+        np.minimum(keep_end[picked].astype(np.int64), end),
     )
