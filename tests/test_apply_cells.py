@@ -5,21 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_finetune import make_task, run_cell
+from test_finetune import SPEC, make_task, run_cell
 
 from dnatune.apply.cells import ApplyError, load_cell_model
 from dnatune.apply.scoring import ModelScorer, track_names
 from dnatune.models import init_scratch_model
 from dnatune.tokenizers import build_tokenizer
-
-SPEC = {
-    "architecture": "bert",
-    "layers": 1,
-    "hidden": 32,
-    "heads": 2,
-    "intermediate": 64,
-    "max_length": 128,
-}
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,8 @@ def score_region(
         starts = tiles.start[lo : lo + batch_windows]
         span = fasta.fetch(chrom, int(starts[0]), int(starts[-1]) + tiles.width).tobytes()
         offsets = starts - starts[0]
-        sequences = [span[o : o + tiles.width].decode("ascii") for o in offsets]
+        # upper case, as the task sequences the model was trained on are
+        sequences = [span[o : o + tiles.width].decode("ascii").upper() for o in offsets]
         batch = scorer(sequences)
         if batch.shape[1] != len(names):
             raise ApplyError(f"the model gives {batch.shape[1]} scores, expected {len(names)}")
