@@ -42,11 +42,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) benchmarks/tokenize.py
 	$(PYTHON) benchmarks/finetune.py
+	$(PYTHON) benchmarks/tracks.py
 
 # every benchmark at a smoke size, so that none rots: they print figures, assert nothing
 bench-smoke: $(STAMP)
 	$(PYTHON) benchmarks/tokenize.py --size-mbp 2 --chromosomes 2 --baseline-mbp 0.5 --repeat 1
 	$(PYTHON) benchmarks/finetune.py --n-train 32 --n-eval 16 --max-length 200 --epochs 1 --repeats 1
+	$(PYTHON) benchmarks/tracks.py --size-mbp 0.1 --chromosomes 2 --baseline-mbp 0.01
 
 clean:
 	rm -rf results logs benchmarks/results .snakemake

@@ -20,6 +20,7 @@ include: "workflow/rules/tasks.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/apply.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/variants.smk"
 include: "workflow/rules/report.smk"
@@ -30,3 +31,4 @@ rule all:
     input:
         all_targets(),
         variant_targets(),
+        apply_targets(),

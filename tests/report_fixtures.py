@@ -57,6 +57,7 @@ class Grid:
     model_dirs: list[Path] = field(default_factory=list)
     pretrain_dirs: list[Path] = field(default_factory=list)
     task_meta: list[Path] = field(default_factory=list)
+    track_validation: list[Path] = field(default_factory=list)  # the apply stage's, if any
 
     @property
     def results(self) -> Path:

@@ -294,13 +294,14 @@ def test_auroc_ranks_by_minus_the_score(tmp_path):
         (
             {"cells": [{"task": "promoter", "model": "tiny", "variant": "pretrained", "fraction": 0.5, "seed": 0}],
              "variants": {"vcf": "simulated", "genome": "demo"}},
-            r"apply\.cells\[0\]': promoter/tiny/pretrained/f0\.5/s0 is not a cell",
+            r"apply\.cells\[0\]': promoter/tiny/pretrained/f0\.5/s0 is not a language-model cell",
         ),
     ],
 )  # fmt: skip
 def test_apply_cross_references_are_checked(apply, error):
     from conftest import tiny_config
 
+    from dnatune.apply.cells import check_apply
     from dnatune.apply.variant_plan import check_variants_config
     from dnatune.config import ConfigError, validate_config
 
@@ -309,6 +310,7 @@ def test_apply_cross_references_are_checked(apply, error):
     config["apply"] = apply
     config = validate_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
     with pytest.raises(ConfigError, match=error):
+        check_apply(config)
         check_variants_config(config)
 
 

@@ -40,6 +40,7 @@ rule report:
         pretrained=report_pretrain_dirs,
         task_meta=report_task_meta,
         variant_auroc=report_variant_auroc,
+        tracks=report_track_validation,
     output:
         html=report(
             REPORT_HTML,

@@ -57,7 +57,7 @@ rule score_variants_zero_shot:
     benchmark:
         "benchmarks/results/variants/{vcf}/zero_shot/{model}/{variant}/chunk{chunk}.tsv"
     conda:
-        "../../envs/train.yaml"
+        "../../envs/apply.yaml"
     resources:
         gpu=model_gpus,
     params:
@@ -80,7 +80,7 @@ rule score_variants_supervised:
     benchmark:
         "benchmarks/results/variants/{vcf}/supervised/{task}/{model}/{variant}/f{fraction}/s{seed}/chunk{chunk}.tsv"
     conda:
-        "../../envs/train.yaml"
+        "../../envs/apply.yaml"
     resources:
         gpu=model_gpus,
     params:
@@ -110,7 +110,7 @@ rule merge_variant_scores:
     benchmark:
         "benchmarks/results/variants/{vcf}/merge.tsv"
     conda:
-        "../../envs/genome.yaml"
+        "../../envs/apply.yaml"
     params:
         descriptions={
             s["name"]: describe(s) for s in ZERO_SHOT_SCORERS + SUPERVISED_SCORERS

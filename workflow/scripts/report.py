@@ -27,6 +27,7 @@ write_report(
         task_meta=list(inputs.task_meta),
         benchmark_dir=snakemake.params.benchmark_dir,
         variant_auroc=list(inputs.variant_auroc),
+        track_validation=list(snakemake.input.tracks),
     ),
     snakemake.output.html,
     snakemake.params.config,

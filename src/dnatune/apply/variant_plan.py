@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dnatune.apply.cells import selected_cells
 from dnatune.config import (
     Cell,
     ConfigError,
     fraction_label,
-    grid,
     task_finetune,
     variants_for,
 )
@@ -52,7 +52,8 @@ def group_info(settings: dict) -> str | None:
 
 
 def check_variants_config(config: dict) -> None:
-    """The cross-references of apply.variants and apply.cells the schema cannot check."""
+    """The cross-references of apply.variants the schema cannot check (apply.cells and
+    apply.models: dnatune.apply.cells.check_apply)."""
     settings = variants_settings(config)
     if settings is None:
         return
@@ -67,27 +68,12 @@ def check_variants_config(config: dict) -> None:
             f"key 'apply.variants.vcf': 'simulated' needs a simulate genome, but genomes.{genome} "
             "is not one; give the path of a VCF or choose a simulate genome"
         )
-    for model in (config.get("apply") or {}).get("models", []):
-        if model not in config["models"]:
-            raise ConfigError(
-                f"key 'apply.models': unknown model '{model}'; use some of "
-                f"{', '.join(config['models'])}"
-            )
-    known = set(grid(config))
-    for i, cell in enumerate((config.get("apply") or {}).get("cells", [])):
-        key = _cell(cell)
-        if key not in known:
-            raise ConfigError(
-                f"key 'apply.cells[{i}]': {key.path} is not a cell of the fine-tuning grid; "
-                "choose a task, model, variant, label fraction and seed the grid trains"
-            )
 
 
-def selected_cells(config: dict) -> list[Cell]:
+def supervised_cells(config: dict) -> list[Cell]:
     """apply.cells, else the grid's language-model cells at the largest fraction, first seed."""
-    chosen = (config.get("apply") or {}).get("cells")
-    if chosen is not None:
-        return [_cell(c) for c in chosen]
+    if (config.get("apply") or {}).get("cells") is not None:
+        return selected_cells(config)
     cells = []
     for task in config.get("tasks", {}):
         settings = task_finetune(config, task)
@@ -96,12 +82,6 @@ def selected_cells(config: dict) -> list[Cell]:
             for variant in variants_for(model_cfg, settings["variants"]):
                 cells.append(Cell(task, model, variant, fraction, min(settings["seeds"])))
     return cells
-
-
-def _cell(entry: dict) -> Cell:
-    """An apply.cells entry as the grid names it."""
-    fraction = fraction_label(entry["fraction"])
-    return Cell(entry["task"], entry["model"], entry["variant"], fraction, entry["seed"])
 
 
 def zero_shot_scorers(config: dict) -> list[dict]:
@@ -140,7 +120,7 @@ def supervised_scorers(config: dict) -> list[dict]:
             "seed": c.seed,
             "cell": c.path,
         }
-        for c in selected_cells(config)
+        for c in supervised_cells(config)
     ]
 
 

@@ -1,14 +1,13 @@
 """Figures of the report (matplotlib, Agg backend), each returned as PNG bytes.
 
 Every figure has a title, axis labels with units and a legend; the report adds
-a caption. Colours follow the Okabe-Ito palette (readable with colour-vision
-deficiency), one fixed colour per variant across all figures.
+a caption. Colours and labels come from dnatune.figure_style (Okabe-Ito, readable with
+colour-vision deficiency), one fixed colour per variant across all figures.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import math
 from collections.abc import Mapping, Sequence
 
@@ -18,47 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from dnatune.figure_style import VARIANT_COLOURS, colour, percent, to_png, variant_label  # noqa: E402
 from dnatune.metrics import greater_is_better  # noqa: E402
 from dnatune.stats.verdicts import display_name  # noqa: E402
 
-VARIANT_COLOURS = {
-    "scratch": "#E69F00",
-    "pretrained": "#0072B2",
-    "continued": "#009E73",
-    "cnn": "#D55E00",
-    "kmer_lr": "#56B4E9",
-}
-VARIANT_LABELS = {
-    "scratch": "scratch (random weights)",
-    "pretrained": "pretrained",
-    "continued": "continued pretraining",
-    "cnn": "one-hot CNN (baseline)",
-    "kmer_lr": "k-mer logistic regression (baseline)",
-}
 STAGE_LABELS = {"pretrained": "pre-training", "continued": "continued pre-training"}
-plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 100})
-
-
-def colour(variant: str) -> str:
-    return VARIANT_COLOURS.get(variant, "#CC79A7")
-
-
-def variant_label(variant: str) -> str:
-    return VARIANT_LABELS.get(variant, variant)
-
-
-def percent(fraction: float) -> str:
-    return f"{fraction * 100:g}%"
-
-
-def to_png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)  # constrained layout: one draw, no tight bbox pass
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def to_data_uri(png: bytes) -> str:

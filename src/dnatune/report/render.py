@@ -25,6 +25,7 @@ from dnatune.evaluate.summary import read_summary
 from dnatune.report.formatting import Figures, Styled, fmt_int
 from dnatune.report.overview import config_hash, overview
 from dnatune.report.tasks import ReportData, task_order, task_section
+from dnatune.report.tracks import track_section
 from dnatune.report.variants import variant_section
 from dnatune.stats.tables import (
     StatsPaths,
@@ -56,6 +57,7 @@ class ReportInputs:
     task_meta: list[str] = field(default_factory=list)
     benchmark_dir: str | None = None
     variant_auroc: list[str] = field(default_factory=list)
+    track_validation: list[str] = field(default_factory=list)  # tracks.tsv and its figure
 
 
 def templates() -> jinja2.Environment:
@@ -116,6 +118,7 @@ def build_report(
             config_hash=config_hash(config)[:12],
             overview=overview(inputs, config, figures),
             sections=[task_section(t, data, figures) for t in tasks],
+            tracks=track_section(inputs.track_validation, figures),
             level=f"{confidence * 100:g}%",
             alpha=f"{1 - confidence:.2g}",
             n_comparisons=int(data.claims["q_value"].notna().sum()),
