@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dnatune.atomic import atomic_path
-from dnatune.config import SCHEMA_DIR, ConfigError, load_schema
+from dnatune.config import ConfigError
 from dnatune.genome.source import genome_has_annotation
+from dnatune.settings import fill_defaults, schema_node
 from dnatune.tasks.from_genome import annotation_examples, bed_examples
 from dnatune.tasks.sources import (
     FILE_KINDS,
@@ -83,23 +84,11 @@ DUPLICATE_ID_FIX = {
 # ---------------------------------------------------------------- config
 
 
-def with_defaults(spec: dict, schema_path: str | Path | None = None) -> dict:
+def with_defaults(spec: dict) -> dict:
     """A task's config block with the schema's defaults filled in (schema = single source)."""
-    schema = load_schema(schema_path or SCHEMA_DIR / "config.schema.yaml")
     spec = copy.deepcopy(spec)
     spec.setdefault("source", {}).setdefault("split", {})
-    _fill(spec, schema["definitions"]["task"], schema)
-    return spec
-
-
-def _fill(value: dict, node: dict, root: dict) -> None:
-    while "$ref" in node:
-        node = root["definitions"][node["$ref"].rsplit("/", 1)[-1]]
-    for key, sub in node.get("properties", {}).items():
-        if key not in value and "default" in sub:
-            value[key] = copy.deepcopy(sub["default"])
-        elif isinstance(value.get(key), dict):
-            _fill(value[key], sub, root)
+    return fill_defaults(spec, schema_node("definitions/task"))
 
 
 def check_task_specs(config: dict) -> None:
@@ -406,7 +395,7 @@ def _read(task_type: str, spec: dict, inputs: dict, warnings: _Warnings):
     and a description of where each frame came from."""
     source = spec["source"]
     kind = source_kind(source)
-    seed = source["split"].get("seed", 0)
+    seed = source["split"]["seed"]
     if kind in FILE_KINDS:
         files = {k: v for k, v in inputs.items() if k in ("table", *SPLITS)}
         files = files or split_files(source[kind])

@@ -101,7 +101,7 @@ def read_bed(path: str, label="name", length: int | None = None) -> pd.DataFrame
 
 def bed_examples(path: str, genome_fa: str, spec: dict) -> pd.DataFrame:
     """Labelled intervals of a BED file with their sequences from the genome."""
-    frame = read_bed(path, spec.get("label", "name"), spec.get("length"))
+    frame = read_bed(path, spec["label"], spec.get("length"))
     note = " after re-centring to source.bed.length" if spec.get("length") else ""
     frame["sequence"] = cut_sequences(frame, genome_fa, spec.get("genome"), note=note)
     logger.info("read %d intervals from %s", len(frame), path)
@@ -194,9 +194,9 @@ def annotation_examples(
     (a tuple of names for multilabel); label_names fixes their index order.
     """
     rng = np.random.default_rng(seed)
-    length = int(spec.get("length", 200))
+    length = int(spec["length"])
     types = [t.strip() for t in str(spec["feature"]).split("|") if t.strip()]
-    negatives = spec.get("negatives", "background")
+    negatives = spec["negatives"]
     stats: dict = {}
 
     annotation = pd.read_parquet(
@@ -226,8 +226,8 @@ def annotation_examples(
         )
         stats["skipped_out_of_bounds"] = int((~inside).sum())
         windows = windows[inside].drop_duplicates(["chrom", "start", "end"])
-        max_n = float(spec.get("max_n_fraction", 0.1))
-        cap = int(spec.get("max_per_class", 2000))
+        max_n = float(spec["max_n_fraction"])
+        cap = int(spec["max_per_class"])
         positives, skipped = _take_windows(fasta, windows, rng, cap, max_n)
         stats["skipped_n_rich"] = skipped
         if positives.empty:
@@ -346,7 +346,7 @@ def _positive_windows(features, length, spec, rng):
     fstart = features["start"].to_numpy(dtype=np.int64)
     fend = features["end"].to_numpy(dtype=np.int64)
     fstrand = features["strand"].to_numpy()
-    anchor = spec.get("anchor", "centre")
+    anchor = spec["anchor"]
     if anchor == "centre":
         span = fend - fstart
         tiles = np.maximum(span // length, 1)  # long features are tiled, short ones centred
@@ -438,7 +438,7 @@ def _background_windows(
         [max((lengths[c] - o) // length, 0) for c, o in zip(chroms, offsets, strict=True)]
     )
     bounds = np.cumsum(tiles)
-    want = 3 * count if spec.get("gc_match", True) else count
+    want = 3 * count if spec["gc_match"] else count
     pool: list[tuple] = []
     for batch in _tile_batches(rng, int(bounds[-1]), max(2 * want, 1000)):
         which = np.searchsorted(bounds, batch, side="right")
@@ -472,7 +472,7 @@ def _background_windows(
         stats["negatives_short_by"] = count - len(pool)
     columns = ["chrom", "start", "end", "strand", "sequence", "gc"]
     candidates = pd.DataFrame(pool, columns=columns)
-    if not spec.get("gc_match", True):
+    if not spec["gc_match"]:
         return candidates.iloc[:count]
     return candidates.iloc[
         _gc_matched(candidates["gc"].to_numpy(), positives["gc"].to_numpy(), count, rng)

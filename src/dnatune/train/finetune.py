@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,7 @@ from dnatune import metrics
 from dnatune.atomic import atomic_path
 from dnatune.cell_outputs import json_safe, prediction_arrays, prediction_table, write_records
 from dnatune.genome import kmer
+from dnatune.settings import FinetuneSettings
 from dnatune.tasks.frames import (
     FinetuneInputError,
     Task,
@@ -72,6 +73,7 @@ from dnatune.train.launch import device_flags, per_device_batch
 from dnatune.train.loading import AliasSafeTrainer, can_mask_padding, unpadded_batches
 from dnatune.train.models import load_sequence_classifier, max_model_tokens
 from dnatune.train.pooling import POOLINGS
+from dnatune.train.trainer_options import training_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +93,12 @@ CHECKPOINT_PARENTS = 6
 
 
 @dataclass
-class FinetuneArguments:
-    """Everything one cell needs; the workflow fills it from task_finetune(config, task)."""
+class FinetuneArguments(FinetuneSettings):
+    """One cell: its finetune settings (task_finetune(config, task)), paths and grid place.
+
+    The settings have no defaults here: the workflow passes the block the schema filled
+    (`from_config`), tests and benchmarks take the schema's with `defaults()`.
+    """
 
     model_dir: str
     task_dir: str
@@ -101,42 +107,17 @@ class FinetuneArguments:
     # (results/checkpoints/finetune/{cell}); "" puts them in output_dir/.checkpoints
     checkpoint_dir: str = ""
     keep_checkpoints: bool = False  # else deleted once the cell's outputs are complete
-    reinitialise: bool = False
+    reinitialise: bool = False  # the scratch variant
     label_fraction: float = 1.0
     seed: int = 0
-    method: str = "full"
-    pooling: str = "mean"  # encoder heads: mean of the token states, or "first" ([CLS])
-    # average each val/test prediction with its reverse complement's; auto: the family's default
-    rc_average: bool | str = "auto"
-    epochs: float = 3.0
-    max_steps: int = -1
-    lr: float = 5e-5
-    batch_size: int = 32
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    early_stopping_patience: int = 3
-    eval_steps: int | str = "auto"  # steps between evaluations; auto: AUTO_EVALUATIONS per run
-    select: str = "best"  # the model kept: best val checkpoint, or the last (all epochs run)
-    class_weights: bool = False
-    long_sequences: str = "truncate"
-    lora: dict = field(default_factory=dict)
     lora_target_modules: list[str] | None = None  # models.<m>.lora_target_modules
-    precision: str = "auto"
-    metric: str | None = None
-    trust_remote_code: bool = False
+    metric: str | None = None  # tasks.<task>.metric; None: the task type's headline metric
+    trust_remote_code: bool = False  # models.<m>.trust_remote_code
     threads: int | None = None
     # The benchmark's baseline switches these (run_glue.py has pad_to_max_length too).
     pad_to_max_length: bool = False
     group_by_length: bool = True
     attn_implementation: str | None = "sdpa"
-
-    @classmethod
-    def from_settings(cls, settings: dict, **kwargs) -> FinetuneArguments:
-        """Arguments from a finetune settings dict; grid keys (seeds, ...) are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        picked = {k: v for k, v in settings.items() if k in names}
-        picked.update(kwargs)
-        return cls(**picked)
 
 
 @dataclass
@@ -240,44 +221,49 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     with cell_checkpoints(args) as checkpoint_dir:
         batch_size = per_device_batch(args.batch_size, world_size)  # global batch kept under DDP
-        training_args = TrainingArguments(
-            output_dir=checkpoint_dir,
-            num_train_epochs=args.epochs,
-            max_steps=args.max_steps,
-            learning_rate=args.lr,
-            **unpadded_batches(
-                model,
-                batch_size,
-                train_lengths={len(ids) for ids in encoded["train"].input_ids},
-                eval_lengths={len(ids) for s in ("val", "test") for ids in encoded[s].input_ids},
+        training_args = training_arguments(
+            dict(
+                output_dir=checkpoint_dir,
+                num_train_epochs=args.epochs,
+                max_steps=args.max_steps,
+                learning_rate=args.lr,
+                **unpadded_batches(
+                    model,
+                    batch_size,
+                    train_lengths={len(ids) for ids in encoded["train"].input_ids},
+                    eval_lengths={
+                        len(ids) for s in ("val", "test") for ids in encoded[s].input_ids
+                    },
+                ),
+                warmup_steps=int(args.warmup_ratio * total_steps),
+                eval_strategy="steps",
+                eval_steps=eval_every,
+                save_strategy="steps",
+                save_steps=eval_every,
+                save_total_limit=1,  # plus the best one: the Trainer keeps it for load_best_model_at_end
+                load_best_model_at_end=args.select == "best",
+                restore_callback_states_from_checkpoint=True,  # early stopping's patience count
+                metric_for_best_model=headline,
+                greater_is_better=metrics.greater_is_better(headline),
+                logging_steps=eval_every,
+                logging_first_step=True,
+                seed=args.seed,
+                data_seed=args.seed,
+                full_determinism=on_cpu,
+                bf16=precision == "bf16",
+                fp16=precision == "fp16",
+                dataloader_pin_memory=not on_cpu,
+                report_to="none",
+                disable_tqdm=True,
+                **_sampling_arguments(args.group_by_length),
+                # probe and LoRA leave weights out of the backward pass: let DDP look for them
+                **device_flags(world_size, find_unused_parameters=None),
+                # classification heads average their loss over the batch; with the default (True)
+                # transformers also scales it by the process count, doubling DDP's gradients
+                average_tokens_across_devices=False,
             ),
-            weight_decay=args.weight_decay,
-            warmup_steps=int(args.warmup_ratio * total_steps),
-            eval_strategy="steps",
-            eval_steps=eval_every,
-            save_strategy="steps",
-            save_steps=eval_every,
-            save_total_limit=1,  # plus the best one: the Trainer keeps it for load_best_model_at_end
-            load_best_model_at_end=args.select == "best",
-            restore_callback_states_from_checkpoint=True,  # early stopping's patience count
-            metric_for_best_model=headline,
-            greater_is_better=metrics.greater_is_better(headline),
-            logging_steps=eval_every,
-            logging_first_step=True,
-            seed=args.seed,
-            data_seed=args.seed,
-            full_determinism=on_cpu,
-            bf16=precision == "bf16",
-            fp16=precision == "fp16",
-            dataloader_pin_memory=not on_cpu,
-            report_to="none",
-            disable_tqdm=True,
-            **_sampling_arguments(args.group_by_length),
-            # probe and LoRA leave weights out of the backward pass: let DDP look for them
-            **device_flags(world_size, find_unused_parameters=None),
-            # classification heads average their loss over the batch; with the default (True)
-            # transformers also scales it by the process count, doubling DDP's gradients
-            average_tokens_across_devices=False,
+            args,
+            "finetune",
         )
         # resume from the last checkpoint of this exact cell, if a killed job left one
         with training_args.main_process_first(desc="checkpoints"):
@@ -503,12 +489,11 @@ def prepare_method(model, args: FinetuneArguments):
     from peft import LoraConfig, TaskType, get_peft_model
 
     targets = lora_target_modules(model, args)
-    lora = args.lora or {}
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS,
-        r=lora.get("r", 8),
-        lora_alpha=lora.get("alpha", 16),
-        lora_dropout=lora.get("dropout", 0.05),
+        r=args.lora["r"],
+        lora_alpha=args.lora["alpha"],
+        lora_dropout=args.lora["dropout"],
         target_modules=targets,
         modules_to_save=head,
     )
@@ -549,7 +534,7 @@ def lora_target_modules(model, args: FinetuneArguments) -> list[str]:
     """models.<m>.lora_target_modules, else finetune.lora.target_modules, else the family's."""
     if args.lora_target_modules:
         return list(args.lora_target_modules)
-    if (args.lora or {}).get("target_modules"):
+    if args.lora.get("target_modules"):
         return list(args.lora["target_modules"])
     family = family_of(model.config)
     if family is None or not family.lora_targets:

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from dnatune.atomic import atomic_path
+from dnatune.settings import fill_defaults, schema_node
 from dnatune.train.families import family_of
 from dnatune.train.pooling import (
     POOLING_KEY,
@@ -67,17 +68,17 @@ def scratch_config(spec: dict, hf_tokenizer):
             f"key 'scratch.architecture': unknown architecture '{arch}'; "
             f"choose one of {', '.join(ARCHITECTURES)}"
         )
-    hidden = int(spec.get("hidden", 128))
-    heads = int(spec.get("heads", 4))
+    spec = scratch_spec(spec)
+    hidden, heads = int(spec["hidden"]), int(spec["heads"])
     if hidden % heads:
         raise ModelSourceError(
             f"key 'scratch.hidden': {hidden} is not divisible by scratch.heads={heads}; "
             "pick a hidden size that is a multiple of the number of heads"
         )
-    layers = int(spec.get("layers", 4))
-    intermediate = int(spec.get("intermediate") or 4 * hidden)
-    max_length = int(spec.get("max_length", 512))
-    dropout = float(spec.get("dropout", 0.1))
+    layers = int(spec["layers"])
+    intermediate = int(spec.get("intermediate") or 4 * hidden)  # the schema has no default
+    max_length = int(spec["max_length"])
+    dropout = float(spec["dropout"])
     ids = _special_ids(hf_tokenizer, need_mask=arch in ENCODERS)
     vocab = len(hf_tokenizer)
 
@@ -141,6 +142,11 @@ def scratch_config(spec: dict, hf_tokenizer):
     )
 
 
+def scratch_spec(spec: dict) -> dict:
+    """A `models.<name>.scratch` block with the schema's defaults for the keys it leaves out."""
+    return fill_defaults(dict(spec), schema_node("definitions/scratch_model"))
+
+
 def _special_ids(hf_tokenizer, need_mask: bool) -> dict:
     """pad, mask, bos (= [CLS] when there is no bos) and eos (= [SEP]) ids of a tokenizer."""
     ids = {
@@ -179,7 +185,7 @@ def init_scratch_model(spec: dict, tokenizer_dir: str | os.PathLike, out_dir, se
     auto = AutoModelForMaskedLM if spec["architecture"] in ENCODERS else AutoModelForCausalLM
     model = auto.from_config(config)
     n_params = sum(p.numel() for p in model.parameters())
-    tokenizer.max_length = int(spec.get("max_length", 512))
+    tokenizer.max_length = int(scratch_spec(spec)["max_length"])
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)  # with its dnatune_tokenizer.json sidecar
@@ -356,8 +362,8 @@ def fetch_model(model_cfg: dict, out_dir, name: str = "model") -> Path:
     return fetch_hf_model(
         model_cfg["hf"],
         out_dir,
-        revision=model_cfg.get("revision", "main"),
-        trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        revision=model_cfg["revision"],
+        trust_remote_code=bool(model_cfg["trust_remote_code"]),
         kmer=model_cfg.get("kmer"),
         max_length=model_cfg.get("max_length"),
         name=name,

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from transformers import (
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnatune.atomic import atomic_path
+from dnatune.settings import PretrainSettings
 from dnatune.train import checkpoints
 from dnatune.train.checkpoints import checkpoint_step, last_complete_checkpoint
 from dnatune.train.families import family_of
@@ -48,6 +49,7 @@ from dnatune.train.masking import (
     language_modeling_collator,
 )
 from dnatune.train.models import max_model_tokens, model_family
+from dnatune.train.trainer_options import training_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -56,29 +58,20 @@ SUMMARY = "pretrain_summary.json"
 
 
 @dataclass
-class PretrainArguments:
-    """Everything one pre-training run depends on (config key `pretrain`, plus paths)."""
+class PretrainArguments(PretrainSettings):
+    """One pre-training run: its pretrain settings (config key `pretrain`, the model's own
+    block over it) and paths. The settings have no defaults here: the workflow passes the
+    block the schema filled (`from_config`), tests and benchmarks take `defaults()`.
+    """
 
     model_dir: str  # MODEL_BASE: the HF model dir with its tokenizer
     corpus_dirs: list[str]  # CORPUS_DIR of each pre-training genome, the model's tokenizer
     output_dir: str  # MODEL_STAGE, written atomically at the end
     checkpoint_dir: str  # results/checkpoints/pretrain/{model}/{stage}: survives a killed job
-    objective: str = "auto"  # auto: mlm for encoders, clm for decoders
-    max_steps: int = 2000
-    batch_size: int = 32  # global batch, split over the processes of a multi-GPU run
-    lr: float = 5e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.05
-    mlm_probability: float = 0.15
-    save_steps: int = 500
-    logging_steps: int = 50
-    precision: str = "auto"  # auto: bf16 on a CUDA GPU that supports it, fp32 otherwise
-    seed: int = 0
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # models.<m>.trust_remote_code
     threads: int = 0  # CPU threads (torch.set_num_threads); 0 leaves torch's default
     eval_windows: int = 1000  # val windows scored at each checkpoint
     keep_checkpoints: bool = False  # delete checkpoint_dir once the output is complete
-    genomes: list[str] = field(default_factory=list)  # recorded only
 
 
 def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
@@ -107,34 +100,37 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     has_val = corpus_windows(args.corpus_dirs, "val") > 0
 
     # 2. training arguments: precision, batch split, checkpointing
-    training_args = TrainingArguments(
-        output_dir=args.checkpoint_dir,
-        max_steps=args.max_steps,
-        per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
-        per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
-        lr_scheduler_type="linear",
-        logging_steps=args.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=args.save_steps,
-        save_total_limit=2,
-        eval_strategy="steps" if has_val else "no",
-        eval_steps=args.save_steps,
-        prediction_loss_only=True,
-        # MaskSeeded windows carry their mask seeds, which the MLM collator takes off itself
-        remove_unused_columns=objective != "mlm",
-        seed=args.seed,
-        report_to="none",
-        disable_tqdm=True,
-        **precision_flags(args.precision),
-        **device_flags(world_size),
-        # BERT's and ESM's masked-LM heads average their loss over the batch themselves;
-        # with the default (True) transformers also scales it by the process count,
-        # doubling DDP's gradients. Off, each process averages its own tokens.
-        average_tokens_across_devices=False,
+    training_args = training_arguments(
+        dict(
+            output_dir=args.checkpoint_dir,
+            max_steps=args.max_steps,
+            per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
+            per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
+            learning_rate=args.lr,
+            warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
+            lr_scheduler_type="linear",
+            logging_steps=args.logging_steps,
+            logging_first_step=True,
+            save_strategy="steps",
+            save_steps=args.save_steps,
+            save_total_limit=2,
+            eval_strategy="steps" if has_val else "no",
+            eval_steps=args.save_steps,
+            prediction_loss_only=True,
+            # MaskSeeded windows carry their mask seeds, which the MLM collator takes off itself
+            remove_unused_columns=objective != "mlm",
+            seed=args.seed,
+            report_to="none",
+            disable_tqdm=True,
+            **precision_flags(args.precision),
+            **device_flags(world_size),
+            # BERT's and ESM's masked-LM heads average their loss over the batch themselves;
+            # with the default (True) transformers also scales it by the process count,
+            # doubling DDP's gradients. Off, each process averages its own tokens.
+            average_tokens_across_devices=False,
+        ),
+        args,
+        "pretrain",
     )
 
     # 3. resume from the last checkpoint of this exact run, if a killed job left one

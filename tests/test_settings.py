@@ -1,0 +1,95 @@
+"""The settings dataclasses mirror their schema blocks, and carry no defaults of their own."""
+
+import dataclasses
+
+import pytest
+
+from dnatune.settings import (
+    SETTINGS,
+    EvaluateSettings,
+    FinetuneSettings,
+    PretrainSettings,
+    SettingsError,
+    WindowSettings,
+    schema,
+)
+
+# schema type -> the annotation a field of that type has
+ANNOTATIONS = {
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "string": "str",
+    "array": "list",
+    "object": "dict",
+}
+
+
+def expected_annotation(spec: dict) -> str | None:
+    """The field annotation a schema property implies, where that is simple to say."""
+    if "$ref" in spec:
+        spec = {**schema()["definitions"][spec["$ref"].rsplit("/", 1)[-1]], **spec}
+    if "enum" in spec:
+        kinds = sorted({"bool" if isinstance(v, bool) else "str" for v in spec["enum"]})
+        return " | ".join(kinds)
+    kinds = spec.get("type")
+    if isinstance(kinds, list):
+        return " | ".join(ANNOTATIONS[k] for k in kinds)
+    return ANNOTATIONS.get(kinds)
+
+
+@pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
+def test_fields_are_the_schema_blocks_keys_both_ways(cls):
+    properties = cls.block()["properties"]
+    marked = cls.training_argument_keys()
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    expected = set(properties) - set(cls.EXCLUDED) - set(marked)
+    if "training_arguments" in fields:
+        expected.add("training_arguments")
+    assert set(fields) == expected, (set(fields) ^ expected, cls.BLOCK)
+    assert set(cls.EXCLUDED) <= set(properties)
+    for name, f in fields.items():
+        assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, name
+        if name not in properties:
+            continue
+        want = expected_annotation(properties[name])
+        optional = "default" not in properties[name] and name not in cls.block().get("required", ())
+        if want is not None:
+            assert f.type == (f"{want} | None" if optional else want), (name, f.type, want)
+
+
+def test_defaults_are_the_schemas():
+    finetune = FinetuneSettings.defaults()
+    block = schema()["properties"]["finetune"]["properties"]
+    assert finetune.lr == block["lr"]["default"] == 5e-5
+    assert finetune.lora == {"r": 8, "alpha": 16, "dropout": 0.05}
+    assert finetune.training_arguments == {"weight_decay": 0.01}
+    assert finetune.trainer == {}
+    pretrain = PretrainSettings.defaults(max_steps=7)
+    assert pretrain.max_steps == 7 and pretrain.lr == 5e-4 and pretrain.genomes is None
+    windows = WindowSettings.defaults(size=100)
+    assert windows.split == {"val": 0.05, "test": 0.05, "by": "chromosome", "block_size": 1000000}
+    assert (windows.size, windows.stride, windows.include_bed) == (100, 256, None)
+    assert EvaluateSettings.defaults().bootstrap == 1000
+
+
+def test_from_config_names_an_unknown_or_missing_key():
+    block = dataclasses.asdict(EvaluateSettings.defaults())
+    assert EvaluateSettings.from_config(block) == EvaluateSettings.defaults()
+    with pytest.raises(SettingsError, match=r"key 'evaluate.bootstrapp' is not a setting"):
+        EvaluateSettings.from_config({**block, "bootstrapp": 10})
+    del block["confidence"]
+    with pytest.raises(SettingsError, match=r"key 'evaluate.confidence' is missing"):
+        EvaluateSettings.from_config(block)
+
+
+def test_marked_knobs_reach_training_arguments_by_their_field_name():
+    block = {
+        k: v
+        for k, v in dataclasses.asdict(FinetuneSettings.defaults()).items()
+        if k != "training_arguments"
+    }
+    with pytest.raises(SettingsError, match=r"key 'finetune.weight_decay' is missing"):
+        FinetuneSettings.from_config(block)
+    settings = FinetuneSettings.from_config({**block, "weight_decay": 0.5})
+    assert settings.training_arguments == {"weight_decay": 0.5}
