@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -318,6 +319,34 @@ def test_by_default_early_stopping_has_evaluations_to_fire_on(model_dir, mislead
     evaluations = [e["step"] for e in history["log_history"] if "eval_loss" in e]
     assert history["train_steps"] < 40 and len(evaluations) == 4  # best, then patience 3
     assert history["kept_step"] == history["best_step"] == 4
+
+
+class ArgumentsSeen(TrainerCallback):
+    """The TrainingArguments a Trainer runs with."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.args = args
+
+
+def test_trainer_knobs_reach_the_trainers_arguments(model_dir, binary_task, tmp_path):
+    seen = ArgumentsSeen()
+    knobs = {"gradient_accumulation_steps": 2, "lr_scheduler_type": "constant", "adam_beta2": 0.9}
+    args = FinetuneArguments.defaults(
+        model_dir=str(model_dir),
+        task_dir=str(binary_task),
+        output_dir=str(tmp_path / "cell"),
+        batch_size=16,
+        max_steps=4,
+        threads=1,
+        weight_decay=0.2,
+        trainer=knobs,
+    )
+    history = finetune(args, callbacks=[seen])
+    assert {key: getattr(seen.args, key) for key in knobs} == knobs
+    assert seen.args.weight_decay == 0.2  # a schema key marked x-training-argument
+    assert history["train_steps"] == 4
+    with pytest.raises(ValueError, match=r"finetune.trainer.seed': .*'finetune.seeds'"):
+        finetune(dataclasses.replace(args, trainer={"seed": 3}))
 
 
 # ---------------------------------------------------------------- pieces
