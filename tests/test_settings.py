@@ -3,13 +3,17 @@
 import dataclasses
 
 import pytest
+import yaml
+from conftest import ROOT
 
 from dnatune.settings import (
     SETTINGS,
     EvaluateSettings,
     FinetuneSettings,
     PretrainSettings,
+    ScratchModelSettings,
     SettingsError,
+    TokenizerSettings,
     WindowSettings,
     schema,
 )
@@ -93,3 +97,59 @@ def test_marked_knobs_reach_training_arguments_by_their_field_name():
         FinetuneSettings.from_config(block)
     settings = FinetuneSettings.from_config({**block, "weight_decay": 0.5})
     assert settings.training_arguments == {"weight_decay": 0.5}
+
+
+# ---------------------------------------------------------------- config/README.md
+
+# the README section documenting each block, and the prefix its keys are written with
+README_SECTIONS = {
+    WindowSettings: ("## windows", ""),
+    PretrainSettings: ("## pretrain", ""),
+    FinetuneSettings: ("## finetune", ""),
+    EvaluateSettings: ("## evaluate", ""),
+    ScratchModelSettings: ("## models", "scratch."),
+    TokenizerSettings: ("### models.\\<name\\>.scratch.tokenizer", ""),
+}
+
+
+def readme_defaults(heading: str, prefix: str) -> dict[str, str]:
+    """key -> its default cell, from the `| key | default | meaning |` rows of a section."""
+    lines = (ROOT / "config" / "README.md").read_text().splitlines()
+    start, fenced, rows = lines.index(heading) + 1, False, {}
+    for line in lines[start:]:
+        fenced ^= line.startswith("```")
+        if not fenced and line.startswith("#"):
+            break
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if fenced or len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        keys = [k.strip("` ") for k in cells[0].split(",")]
+        if not all(k.startswith(prefix) for k in keys):
+            continue
+        keys = [k.removeprefix(prefix) for k in keys]
+        values = cells[1].split(", ") if len(keys) > 1 else [cells[1]]
+        rows.update(zip(keys, values, strict=True))
+    return rows
+
+
+def schema_defaults(node: dict, path: str = "") -> dict:
+    """dotted key -> schema default, nested blocks included."""
+    found = {}
+    for key, spec in node.get("properties", {}).items():
+        if "default" in spec and spec["default"] != {}:
+            found[path + key] = spec["default"]
+        if "properties" in spec:
+            found.update(schema_defaults(spec, f"{path}{key}."))
+    return found
+
+
+@pytest.mark.parametrize("cls", list(README_SECTIONS), ids=lambda c: c.__name__)
+def test_the_readme_states_the_schemas_defaults(cls):
+    """config/README.md documents each default as the schema has it (the schema is the source)."""
+    rows = readme_defaults(*README_SECTIONS[cls])
+    for key, default in schema_defaults(cls.block()).items():
+        assert key in rows, f"config/README.md {README_SECTIONS[cls][0]}: no row for `{key}`"
+        written = yaml.safe_load(rows[key].replace("`", ""))
+        if isinstance(default, float) and not isinstance(written, bool):
+            written = float(written)
+        assert written == default, (cls.__name__, key, rows[key], default)
