@@ -69,7 +69,7 @@ def test_refused_keys_name_the_field_or_the_schema_key(block, key, error):
 
 def test_free_knobs_pass(demo_config):
     check_options(
-        {"gradient_accumulation_steps": 2, "lr_scheduler_type": "cosine", "max_grad_norm": 0.5},
+        {"gradient_accumulation_steps": 2, "lr_scheduler_type": "cosine", "adam_epsilon": 1e-6},
         "finetune.trainer",
         "finetune",
     )
