@@ -67,7 +67,7 @@ def test_defaults_are_the_schemas():
     block = schema()["properties"]["finetune"]["properties"]
     assert finetune.lr == block["lr"]["default"] == 5e-5
     assert finetune.lora == {"r": 8, "alpha": 16, "dropout": 0.05}
-    assert finetune.training_arguments == {"weight_decay": 0.01}
+    assert finetune.training_arguments["weight_decay"] == 0.01
     assert finetune.trainer == {}
     pretrain = PretrainSettings.defaults(max_steps=7)
     assert pretrain.max_steps == 7 and pretrain.lr == 5e-4 and pretrain.genomes is None
@@ -88,15 +88,17 @@ def test_from_config_names_an_unknown_or_missing_key():
 
 
 def test_marked_knobs_reach_training_arguments_by_their_field_name():
-    block = {
-        k: v
-        for k, v in dataclasses.asdict(FinetuneSettings.defaults()).items()
-        if k != "training_arguments"
-    }
+    defaults = FinetuneSettings.defaults()
+    block = {k: v for k, v in dataclasses.asdict(defaults).items() if k != "training_arguments"}
+    marked = FinetuneSettings.training_argument_keys()
+    assert marked["weight_decay"] == "weight_decay"
+    for key, field in marked.items():
+        block[key] = defaults.training_arguments[field]
+    settings = FinetuneSettings.from_config({**block, "weight_decay": 0.5})
+    assert settings.training_arguments == {**defaults.training_arguments, "weight_decay": 0.5}
+    del block["weight_decay"]
     with pytest.raises(SettingsError, match=r"key 'finetune.weight_decay' is missing"):
         FinetuneSettings.from_config(block)
-    settings = FinetuneSettings.from_config({**block, "weight_decay": 0.5})
-    assert settings.training_arguments == {"weight_decay": 0.5}
 
 
 # ---------------------------------------------------------------- config/README.md
