@@ -81,16 +81,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         torch.set_num_threads(max(1, args.threads // world_size))
     set_seed(args.seed)
 
-    # 1. model and tokenizer
-    from dnatune.corpus.tokenizers import DnaTokenizer
-
-    tokenizer = DnaTokenizer.from_pretrained(
-        args.model_dir, trust_remote_code=args.trust_remote_code
-    )
-    config = AutoConfig.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
-    objective = resolve_objective(args.objective, config)
-    auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
-    model = load_model(auto, args.model_dir, args.trust_remote_code, config=config)
+    loaded = load_pretrain_model(args)
+    tokenizer, config, objective, model = loaded
     max_length = max_model_tokens(config, tokenizer.max_length)
     if corpus_windows(args.corpus_dirs, "train") == 0:
         raise ValueError(
@@ -98,91 +90,15 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
             "corpus is empty; lower windows.split.val/test or add genomes to pretrain.genomes"
         )
     has_val = corpus_windows(args.corpus_dirs, "val") > 0
-
-    # 2. training arguments: precision, batch split, checkpointing
-    training_args = training_arguments(
-        dict(
-            output_dir=args.checkpoint_dir,
-            max_steps=args.max_steps,
-            per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
-            per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
-            learning_rate=args.lr,
-            warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
-            lr_scheduler_type="linear",
-            logging_steps=args.logging_steps,
-            logging_first_step=True,
-            save_strategy="steps",
-            save_steps=args.save_steps,
-            save_total_limit=2,
-            eval_strategy="steps" if has_val else "no",
-            eval_steps=args.save_steps,
-            prediction_loss_only=True,
-            # MaskSeeded windows carry their mask seeds, which the MLM collator takes off itself
-            remove_unused_columns=objective != "mlm",
-            seed=args.seed,
-            report_to="none",
-            disable_tqdm=True,
-            **precision_flags(args.precision),
-            **device_flags(world_size),
-            # BERT's and ESM's masked-LM heads average their loss over the batch themselves;
-            # with the default (True) transformers also scales it by the process count,
-            # doubling DDP's gradients. Off, each process averages its own tokens.
-            average_tokens_across_devices=False,
-        ),
-        args,
-        "pretrain",
-    )
-
-    # 3. resume from the last checkpoint of this exact run, if a killed job left one
+    training_args = pretrain_training_arguments(args, objective, has_val, world_size)
+    # resume from the last checkpoint of this exact run, if a killed job left one
     with training_args.main_process_first(desc="checkpoints"):
         if training_args.process_index == 0:
             discard_stale_checkpoints(args)
         last = last_complete_checkpoint(args.checkpoint_dir, clean=training_args.process_index == 0)
-    resumed_from = checkpoint_step(last)
-
-    # 4. data: token windows cut to the model's length, padded per batch by the collator
-    from dnatune.corpus.shards import load_corpus
-
-    with training_args.main_process_first(desc="corpus"):
-        train = fit_to_length(load_corpus(args.corpus_dirs, "train"), max_length)
-        val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
-    if val is not None and len(val) > args.eval_windows:
-        val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
+    train, val = load_windows(args, training_args, max_length, has_val)
     val_entropy = None if val is None else unigram_entropy(val, tokenizer.hf)
-    family = family_of(config)
-    if family and family.padding_side:
-        tokenizer.hf.padding_side = family.padding_side
-    batching = unpadded_batches(
-        model,
-        per_device_batch(args.batch_size, world_size),
-        token_lengths(train),
-        token_lengths(val) if val is not None else set(),
-    )
-    for key, value in batching.items():  # a model that cannot mask padding is never padded
-        setattr(training_args, key, value)
-    seeded_masks = []
-    if objective == "mlm":  # each window's masks from (seed, epoch, window): exact on resume
-        train = MaskSeeded(train, args.seed)
-        val = None if val is None else MaskSeeded(val, args.seed)
-        seeded_masks = [MaskEpochCallback(train)]
-    collator = language_modeling_collator(
-        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer, can_mask_padding(model)
-    )
-    if objective == "mlm" and family and family.mlm_ignore_label == "pad":
-        collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
-
-    # 5. train
-    trainer = AliasSafeTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train,
-        eval_dataset=val,
-        data_collator=collator,
-        processing_class=tokenizer.hf,
-        callbacks=[LogLinesCallback(), *seeded_masks, *(callbacks or [])],
-    )
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
+    trainer = make_pretrainer(args, loaded, training_args, (train, val), callbacks)
     logger.info(
         "pre-training %s (%s, %s, %.2fM parameters) on %d windows (%d val), max %d tokens, "
         "%d steps of global batch %d over %d process(es), %s%s",
@@ -199,16 +115,14 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         * world_size,
         world_size,
         describe_device(training_args, model),
-        f", resuming from step {resumed_from}" if last else "",
+        f", resuming from step {checkpoint_step(last)}" if last else "",
     )
     result = trainer.train(resume_from_checkpoint=last)
     metrics = final_eval(trainer) if val is not None else {}
-
-    # 6. the final model directory, atomically, by the main process only
     summary = {
         "objective": objective,
         "global_step": trainer.state.global_step,
-        "resumed_from_step": resumed_from,
+        "resumed_from_step": checkpoint_step(last),
         "train_loss": result.training_loss,
         "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         "eval_loss": metrics.get("eval_loss"),
@@ -220,23 +134,138 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         "genomes": args.genomes,
     }
     if trainer.is_world_process_zero():
-        with atomic_path(args.output_dir, directory=True) as tmp:
-            checkpoints.save_final_model(trainer, tmp)
-            tokenizer.save_pretrained(tmp)
-            trainer.state.save_to_json(str(tmp / "trainer_state.json"))
-            (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-        if not args.keep_checkpoints:  # and {model}/, pretrain/ and checkpoints/ when left empty
-            checkpoints.remove_checkpoints(args.checkpoint_dir, levels=3)
-        logger.info(
-            "pre-trained %d steps: train loss %.3f, val loss %s (unigram entropy of the val "
-            "tokens %s) -> %s",
-            summary["global_step"],
-            summary["final_train_loss"] or float("nan"),
-            "n/a" if summary["eval_loss"] is None else f"{summary['eval_loss']:.3f}",
-            "n/a" if val is None else f"{summary['val_unigram_entropy']:.3f}",
-            args.output_dir,
-        )
+        write_output(args, trainer, tokenizer, summary)
     return summary
+
+
+# ---------------------------------------------------------------- the steps, in order
+
+
+def load_pretrain_model(args: PretrainArguments) -> tuple:
+    """(tokenizer, config, objective, model): the model with the head of its objective."""
+    from dnatune.corpus.tokenizers import DnaTokenizer
+
+    tokenizer = DnaTokenizer.from_pretrained(
+        args.model_dir, trust_remote_code=args.trust_remote_code
+    )
+    config = AutoConfig.from_pretrained(args.model_dir, trust_remote_code=args.trust_remote_code)
+    objective = resolve_objective(args.objective, config)
+    auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
+    model = load_model(auto, args.model_dir, args.trust_remote_code, config=config)
+    return tokenizer, config, objective, model
+
+
+def pretrain_training_arguments(
+    args: PretrainArguments, objective: str, has_val: bool, world_size: int
+) -> TrainingArguments:
+    """Precision, batch split and checkpointing; then the marked schema knobs and `trainer:`."""
+    pipeline = dict(
+        output_dir=args.checkpoint_dir,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
+        per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
+        learning_rate=args.lr,
+        warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
+        lr_scheduler_type="linear",
+        logging_steps=args.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=args.save_steps,
+        save_total_limit=2,
+        eval_strategy="steps" if has_val else "no",
+        eval_steps=args.save_steps,
+        prediction_loss_only=True,
+        # MaskSeeded windows carry their mask seeds, which the MLM collator takes off itself
+        remove_unused_columns=objective != "mlm",
+        seed=args.seed,
+        report_to="none",
+        disable_tqdm=True,
+        **precision_flags(args.precision),
+        **device_flags(world_size),
+        # BERT's and ESM's masked-LM heads average their loss over the batch themselves;
+        # with the default (True) transformers also scales it by the process count,
+        # doubling DDP's gradients. Off, each process averages its own tokens.
+        average_tokens_across_devices=False,
+    )
+    return training_arguments(pipeline, args, "pretrain")
+
+
+def load_windows(args: PretrainArguments, training_args, max_length: int, has_val: bool):
+    """(train, val): token windows cut to the model's length; val thinned to eval_windows."""
+    from dnatune.corpus.shards import load_corpus
+
+    with training_args.main_process_first(desc="corpus"):
+        train = fit_to_length(load_corpus(args.corpus_dirs, "train"), max_length)
+        val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
+    if val is not None and len(val) > args.eval_windows:
+        val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
+    return train, val
+
+
+def make_pretrainer(args, loaded: tuple, training_args, data: tuple, callbacks) -> Trainer:
+    """The Trainer of `loaded` (tokenizer, config, objective, model) on `data` (train, val).
+
+    Batches are padded per batch by the objective's collator (never padded for a model that
+    cannot mask padding: unpadded_batches), MLM masks are seeded per window and epoch.
+    """
+    tokenizer, config, objective, model = loaded
+    train, val = data
+    family = family_of(config)
+    if family and family.padding_side:
+        tokenizer.hf.padding_side = family.padding_side
+    batching = unpadded_batches(
+        model,
+        training_args.per_device_train_batch_size,
+        token_lengths(train),
+        token_lengths(val) if val is not None else set(),
+    )
+    for key, value in batching.items():  # a `trainer:` knob the user set wins
+        if key not in args.trainer:
+            setattr(training_args, key, value)
+    seeded_masks = []
+    if objective == "mlm":  # each window's masks from (seed, epoch, window): exact on resume
+        train = MaskSeeded(train, args.seed)
+        val = None if val is None else MaskSeeded(val, args.seed)
+        seeded_masks = [MaskEpochCallback(train)]
+    collator = language_modeling_collator(
+        tokenizer.hf, objective, args.mlm_probability, tokenizer.kmer, can_mask_padding(model)
+    )
+    if objective == "mlm" and family and family.mlm_ignore_label == "pad":
+        collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
+    trainer = AliasSafeTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        eval_dataset=val,
+        data_collator=collator,
+        processing_class=tokenizer.hf,
+        callbacks=[LogLinesCallback(), *seeded_masks, *(callbacks or [])],
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def write_output(args: PretrainArguments, trainer, tokenizer, summary: dict) -> None:
+    """The final model directory, atomically; then the checkpoints go (unless kept)."""
+    with atomic_path(args.output_dir, directory=True) as tmp:
+        checkpoints.save_final_model(trainer, tmp)
+        tokenizer.save_pretrained(tmp)
+        trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+        (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    if not args.keep_checkpoints:  # and {model}/, pretrain/ and checkpoints/ when left empty
+        checkpoints.remove_checkpoints(args.checkpoint_dir, levels=3)
+    logger.info(
+        "pre-trained %d steps: train loss %.3f, val loss %s (unigram entropy of the val "
+        "tokens %s) -> %s",
+        summary["global_step"],
+        summary["final_train_loss"] or float("nan"),
+        "n/a" if summary["eval_loss"] is None else f"{summary['eval_loss']:.3f}",
+        "n/a"
+        if summary["val_unigram_entropy"] is None
+        else f"{summary['val_unigram_entropy']:.3f}",
+        args.output_dir,
+    )
 
 
 # ---------------------------------------------------------------- helpers, in the order used
