@@ -123,7 +123,9 @@ def _check_present(cls, absent: list[str]) -> None:
     block = cls.block()
     for name in absent:
         spec = block.get("properties", {}).get(name)
-        if spec is None or "default" in spec or name in block.get("required", ()):
+        if spec is None:
+            raise SettingsError(f"{cls.__name__}: argument '{name}' is missing")
+        if "default" in spec or name in block.get("required", ()):
             raise SettingsError(
                 f"key '{cls.WHERE}.{name}' is missing; settings come from the config "
                 "validated against workflow/schemas/config.schema.yaml, which fills every "
@@ -133,12 +135,6 @@ def _check_present(cls, absent: list[str]) -> None:
 
 def _required(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-
-
-def settings_fields(cls) -> list[str]:
-    """The fields of `cls` that mirror its schema block (not those a subclass adds)."""
-    base = next(c for c in cls.__mro__ if "BLOCK" in c.__dict__)
-    return [f.name for f in dataclasses.fields(base)]
 
 
 # ---------------------------------------------------------------- the blocks
