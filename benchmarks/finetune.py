@@ -151,7 +151,7 @@ def run_side(args) -> dict:
     out = workdir / args.side
     cpu_start = _cpu_seconds()
     history = finetune(
-        FinetuneArguments(
+        FinetuneArguments.defaults(
             model_dir=str(workdir / "model"),
             task_dir=str(workdir / "task"),
             output_dir=str(out),

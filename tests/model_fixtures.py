@@ -82,7 +82,7 @@ def pretrain_args(tmp: Path, setup: dict, **overrides) -> PretrainArguments:
         "threads": 1,
         **overrides,
     }
-    return PretrainArguments(
+    return PretrainArguments.defaults(
         model_dir=str(setup["model"]),
         corpus_dirs=[str(setup["corpus"])],
         output_dir=str(tmp / "out"),

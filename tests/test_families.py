@@ -183,7 +183,7 @@ def test_full_finetuning_trains_every_weight(continued, tmp_path):
 def test_probe_trains_exactly_the_family_head(continued, tmp_path):
     head = continued["expected"]["head"]
     model, _ = load_sequence_classifier(continued["continued"], 2, PROBLEM, False, seed=0)
-    prepare_method(model, FinetuneArguments("m", "t", "o", method="probe"))
+    prepare_method(model, FinetuneArguments.defaults("m", "t", "o", method="probe"))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     expected = {n for n, _ in model.named_parameters() if n.startswith(head)}
     assert trainable == expected
@@ -297,11 +297,13 @@ def test_remote_families_get_their_head_lora_targets_and_pooling(tmp_path, patte
     assert family_of(model.config).name == {"gena": "gena-lm", "nt2": "nt-v2"}.get(pattern, pattern)
     assert tokenizer.hf.padding_side == "right"  # HyenaDNA's own tokenizer pads left
 
-    prepare_method(model, FinetuneArguments("m", "t", "o", method="probe"))
+    prepare_method(model, FinetuneArguments.defaults("m", "t", "o", method="probe"))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {n for n, _ in model.named_parameters() if n.startswith(head)}
 
-    peft_model = prepare_method(load("mean")[0], FinetuneArguments("m", "t", "o", method="lora"))
+    peft_model = prepare_method(
+        load("mean")[0], FinetuneArguments.defaults("m", "t", "o", method="lora")
+    )
     adapted = {n.rsplit(".", 1)[-1] for n, m in peft_model.named_modules() if hasattr(m, "lora_A")}
     assert adapted == targets
 

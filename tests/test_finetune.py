@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
-from conftest import ROOT
 from safetensors.torch import load_file
 from transformers import (
     AutoModelForSequenceClassification,
@@ -112,8 +110,8 @@ def make_task(
 def run_cell(model_dir, task_dir, out, **kwargs) -> dict:
     settings = {"lr": 5e-3, "batch_size": 16, "epochs": 3, "eval_steps": 8, "threads": 1}
     settings.update(kwargs)
-    args = FinetuneArguments.from_settings(
-        settings, model_dir=str(model_dir), task_dir=str(task_dir), output_dir=str(out)
+    args = FinetuneArguments.defaults(
+        **settings, model_dir=str(model_dir), task_dir=str(task_dir), output_dir=str(out)
     )
     return finetune(args)
 
@@ -204,7 +202,7 @@ def test_lora_trains_only_adapters_and_head(model_dir, binary_task, tmp_path):
     assert any("classifier" in name for name in weights)  # the head is saved with the adapter
 
     model = BertForSequenceClassification(BertConfig(**TINY_BERT))
-    peft_model = prepare_method(model, FinetuneArguments("m", "t", "o", method="lora"))
+    peft_model = prepare_method(model, FinetuneArguments.defaults("m", "t", "o", method="lora"))
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert any("lora_" in n for n in trainable)
     assert any("modules_to_save" in n and "classifier" in n for n in trainable)
@@ -222,7 +220,7 @@ def test_probe_trains_only_the_head(model_dir, binary_task, tmp_path):
         torch.testing.assert_close(base.state_dict()[name], tuned_state[name])
 
     model = BertForSequenceClassification(BertConfig(**TINY_BERT))
-    prepare_method(model, FinetuneArguments("m", "t", "o", method="probe"))
+    prepare_method(model, FinetuneArguments.defaults("m", "t", "o", method="probe"))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {
         "classifier.weight",
@@ -290,8 +288,8 @@ def test_select_keeps_the_best_val_checkpoint_or_the_last(
 ):
     seen = WeightsAtEvaluation()
     settings = {"lr": 5e-3, "batch_size": 16, "max_steps": 16, "eval_steps": 4, "threads": 1}
-    args = FinetuneArguments.from_settings(
-        {**settings, "early_stopping_patience": 0, "select": select},
+    args = FinetuneArguments.defaults(
+        **{**settings, "early_stopping_patience": 0, "select": select},
         model_dir=str(model_dir),
         task_dir=str(misleading_task),
         output_dir=str(tmp_path / "cell"),
@@ -306,18 +304,8 @@ def test_select_keeps_the_best_val_checkpoint_or_the_last(
         assert same == (step == kept)
 
 
-def test_the_schema_defaults_are_the_library_defaults():
-    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    properties = schema["definitions"]["finetune_settings"]["properties"]
-    defaults = {f.name: f.default for f in dataclasses.fields(FinetuneArguments)}
-    compared = [key for key in properties if "default" in properties[key] and key in defaults]
-    assert {"eval_steps", "select", "early_stopping_patience"} <= set(compared)
-    for key in compared:
-        assert properties[key]["default"] == defaults[key], key
-
-
 def test_by_default_early_stopping_has_evaluations_to_fire_on(model_dir, misleading_task, tmp_path):
-    args = FinetuneArguments(  # the defaults, but for a short run
+    args = FinetuneArguments.defaults(  # the defaults, but for a short run
         model_dir=str(model_dir),
         task_dir=str(misleading_task),
         output_dir=str(tmp_path / "cell"),
@@ -331,6 +319,34 @@ def test_by_default_early_stopping_has_evaluations_to_fire_on(model_dir, mislead
     evaluations = [e["step"] for e in history["log_history"] if "eval_loss" in e]
     assert history["train_steps"] < 40 and len(evaluations) == 4  # best, then patience 3
     assert history["kept_step"] == history["best_step"] == 4
+
+
+class ArgumentsSeen(TrainerCallback):
+    """The TrainingArguments a Trainer runs with."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.args = args
+
+
+def test_trainer_knobs_reach_the_trainers_arguments(model_dir, binary_task, tmp_path):
+    seen = ArgumentsSeen()
+    knobs = {"gradient_accumulation_steps": 2, "lr_scheduler_type": "constant", "adam_beta2": 0.9}
+    args = FinetuneArguments.defaults(
+        model_dir=str(model_dir),
+        task_dir=str(binary_task),
+        output_dir=str(tmp_path / "cell"),
+        batch_size=16,
+        max_steps=4,
+        threads=1,
+        weight_decay=0.2,
+        trainer=knobs,
+    )
+    history = finetune(args, callbacks=[seen])
+    assert {key: getattr(seen.args, key) for key in knobs} == knobs
+    assert seen.args.weight_decay == 0.2  # a schema key marked x-training-argument
+    assert history["train_steps"] == 4
+    with pytest.raises(ValueError, match=r"finetune.trainer.seed': .*'finetune.seeds'"):
+        finetune(dataclasses.replace(args, trainer={"seed": 3}))
 
 
 # ---------------------------------------------------------------- pieces
@@ -377,21 +393,23 @@ TINY_BERT = {
 )
 def test_lora_targets_per_family_and_overrides(model, expected):
     net = model()
-    assert lora_target_modules(net, FinetuneArguments("m", "t", "o")) == expected
-    task_level = FinetuneArguments("m", "t", "o", lora={"target_modules": ["a"]})
+    assert lora_target_modules(net, FinetuneArguments.defaults("m", "t", "o")) == expected
+    task_level = FinetuneArguments.defaults("m", "t", "o", lora={"target_modules": ["a"]})
     assert lora_target_modules(net, task_level) == ["a"]
-    model_level = FinetuneArguments(
+    model_level = FinetuneArguments.defaults(
         "m", "t", "o", lora={"target_modules": ["a"]}, lora_target_modules=["b"]
     )
     assert lora_target_modules(net, model_level) == ["b"]
-    peft_model = prepare_method(net, FinetuneArguments("m", "t", "o", method="lora"))
+    peft_model = prepare_method(net, FinetuneArguments.defaults("m", "t", "o", method="lora"))
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n or "modules_to_save" in n for n in trainable)
 
 
 def test_wrong_lora_targets_name_the_key_and_the_layers():
     model = BertForSequenceClassification(BertConfig(**TINY_BERT))
-    args = FinetuneArguments("m", "t", "o", method="lora", lora={"target_modules": ["qkv"]})
+    args = FinetuneArguments.defaults(
+        "m", "t", "o", method="lora", lora={"target_modules": ["qkv"]}
+    )
     with pytest.raises(FinetuneInputError, match=r"finetune.lora.target_modules.*query"):
         prepare_method(model, args)
 

@@ -40,8 +40,8 @@ def cell(tmp_path_factory) -> dict:
 
 
 def cell_args(cell, out: Path, checkpoints: Path, **kwargs) -> FinetuneArguments:
-    return FinetuneArguments.from_settings(
-        {**SETTINGS, **kwargs},
+    return FinetuneArguments.defaults(
+        **{**SETTINGS, **kwargs},
         model_dir=str(cell["model"]),
         task_dir=str(cell["task"]),
         output_dir=str(out),

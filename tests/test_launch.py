@@ -56,8 +56,8 @@ def test_two_process_ddp_finetune_matches_one_process(tmp_path):
     settings = {"lr": 5e-3, "batch_size": 16, "epochs": 3, "eval_steps": 4, "threads": 1}
     runs = {}
     for nproc in (1, 2):
-        args = FinetuneArguments.from_settings(
-            settings,
+        args = FinetuneArguments.defaults(
+            **settings,
             model_dir=str(tmp_path / "base"),
             task_dir=str(task),
             output_dir=str(tmp_path / f"out{nproc}"),
@@ -87,7 +87,7 @@ def test_failing_workers_raise_and_their_output_is_logged(tmp_path, monkeypatch,
         return [sys.executable, "-c", "import sys; print('worker says why'); sys.exit(3)"]
 
     monkeypatch.setattr(launch, "torchrun_command", failing_torchrun)
-    args = PretrainArguments("model", ["corpus"], "out", "checkpoints")
+    args = PretrainArguments.defaults("model", ["corpus"], "out", "checkpoints")
     with caplog.at_level(logging.INFO), pytest.raises(RuntimeError, match="exit code 3"):
         launch.launch("dnatune.train.pretrain:main", args, nproc=2)
     assert "| worker says why" in caplog.text

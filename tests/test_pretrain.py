@@ -92,6 +92,19 @@ def test_empty_training_corpus_is_a_clear_error(tmp_path):
         pretrain.main(args)
 
 
+def test_trainer_knobs_reach_the_trainers_arguments(tmp_path):
+    class Seen(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.args = args
+
+    setup, seen = tiny_setup(tmp_path, "gpt2"), Seen()
+    knobs = {"lr_scheduler_type": "cosine", "max_grad_norm": 0.25}
+    args = pretrain_args(tmp_path, setup, max_steps=2, weight_decay=0.3, trainer=knobs)
+    assert pretrain.main(args, callbacks=[seen])["global_step"] == 2
+    assert {key: getattr(seen.args, key) for key in knobs} == knobs
+    assert seen.args.weight_decay == 0.3  # a schema key marked x-training-argument
+
+
 def test_without_val_windows_training_runs_unevaluated(tmp_path):
     setup = tiny_setup(tmp_path, "gpt2")
     setup["corpus"] = make_corpus(tmp_path / "noval", setup["tokenizer"], n_train=40, n_val=0)

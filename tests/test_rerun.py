@@ -78,6 +78,14 @@ def test_params_trigger_reruns_only_what_an_edit_touched(completed):
         assert {w["task"] for w in touched} == {"promoter"}
         assert {w["variant"] for w in touched} == cells and len(touched) == len(cells)
 
+    # a trainer: pass-through knob is a parameter of the cells like any other key
+    edit(completed, lambda c: c["tasks"]["promoter"].pop("finetune"))
+    assert not [w for r, w in planned_jobs(completed) if r == "finetune"]
+    trainer = {"trainer": {"lr_scheduler_type": "constant"}}
+    edit(completed, lambda c: c["tasks"]["promoter"].update(finetune=trainer))
+    touched = [w for r, w in planned_jobs(completed) if r == "finetune"]
+    assert {w["task"] for w in touched} == {"promoter"} and len(touched) == len(cells)
+
     edit(completed, lambda c: c["tasks"]["promoter"].pop("finetune"))
     edit(completed, lambda c: c["windows"].update(stride=64))
     jobs = planned_jobs(completed)

@@ -12,10 +12,10 @@ from dnatune.corpus.bed_intervals import inside, overlapping, read_bed
 from dnatune.corpus.window_split import plan_split
 from dnatune.corpus.windows import (
     WindowsError,
-    WindowSettings,
     make_windows,
     read_windows_metadata,
 )
+from dnatune.settings import SettingsError
 
 
 def random_seq(rng, n: int) -> str:
@@ -205,10 +205,10 @@ def test_bad_input_is_a_clear_error(genome, tmp_path):
     ):
         windows_of(genome[0], tmp_path, size=100_000)
     assert not (tmp_path / "windows.parquet").exists()  # nothing half-written
-    with pytest.raises(WindowsError, match="unknown windows keys"):
+    with pytest.raises(SettingsError, match="key 'windows.sise' is not a setting"):
         windows_of(genome[0], tmp_path, sise=100)
     with pytest.raises(WindowsError, match="softmask"):
-        WindowSettings.from_config({"softmask": "lower"})
+        windows_of(genome[0], tmp_path, softmask="lower")
 
 
 def test_no_window_left_by_the_filters_says_which_dropped_them(tmp_path):

@@ -8,7 +8,6 @@ so a typo is caught before any job runs with a message a user can act on.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import logging
 from collections.abc import Callable, Iterator
@@ -83,17 +82,17 @@ def validate_config(
     for line in coerce_text(config, schema):
         notify(f"{source}: {line}")
     overrides = [
-        (spec, block, copy.deepcopy(spec[block]))
+        (spec, block, list(spec[block]))
         for section, block in OVERRIDE_BLOCKS
         for spec in config.get(section, {}).values()
-        if isinstance(spec, dict) and block in spec
+        if isinstance(spec, dict) and isinstance(spec.get(block), dict)
     ]
     try:
         validate(config, str(schema_path), set_default=True)
     except Exception as err:  # snakemake wraps jsonschema errors in WorkflowError
         raise ConfigError(f"{source}: {_first_line(err)}") from None
-    for spec, block, written in overrides:
-        spec[block] = written
+    for spec, block, written in overrides:  # with the defaults inside the blocks written
+        spec[block] = {key: spec[block][key] for key in written}
     with naming_source(source):
         _check_references(config)
         check_grid(config)
@@ -298,5 +297,5 @@ def tokenizer_id(model: str, model_cfg: dict) -> str:
     if kind == "kmer":
         return f"kmer{spec['k']}-{'overlap' if spec['overlap'] else 'nonoverlap'}"
     if kind == "bpe":
-        return f"bpe{spec['vocab_size']}-{spec.get('train_windows', 20000)}w"
+        return f"bpe{spec['vocab_size']}-{spec['train_windows']}w"
     return f"hf-{model}"

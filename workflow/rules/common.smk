@@ -230,7 +230,7 @@ def tokenizer_spec(wildcards):
         return {
             "kind": "hf",
             "name": cfg["hf"],
-            "trust_remote_code": bool(cfg.get("trust_remote_code", False)),
+            "trust_remote_code": bool(cfg["trust_remote_code"]),
             "kmer": cfg.get("kmer"),
         }
     spec = cfg["scratch"]["tokenizer"]
@@ -323,7 +323,7 @@ def pretrain_settings(wildcards):
         for k, v in model_pretrain(config, wildcards.model).items()
         if k != "genomes"
     }
-    remote_code = _model(wildcards).get("trust_remote_code", False)
+    remote_code = _model(wildcards)["trust_remote_code"]
     settings["trust_remote_code"] = bool(remote_code)
     return settings
 
@@ -344,10 +344,13 @@ def model_gpus(wildcards):
 # ---------------------------------------------------------------- tasks stage
 from dnatune.tasks.protocols import apply_protocols
 from dnatune.tasks.spec import check_task_specs, task_genomes, task_source_files
+from dnatune.train.trainer_options import check_trainer_options
 
 with naming_source(CONFIG_SOURCE):
     apply_protocols(config)  # suite presets fill the task keys the user left out
     check_task_specs(config)
+    # finetune.trainer and pretrain.trainer, globally and per task or model
+    check_trainer_options(config)
 TASK_SPLIT = f"{TASK_DIR}/{{split}}.parquet"  # split: train, val, test
 TASK_META = f"{TASK_DIR}/meta.json"
 
@@ -439,7 +442,7 @@ def finetune_settings(wildcards):
     settings.update(
         reinitialise=wildcards.variant == "scratch",
         metric=config["tasks"][wildcards.task].get("metric"),
-        trust_remote_code=bool(cfg.get("trust_remote_code", False)),
+        trust_remote_code=bool(cfg["trust_remote_code"]),
         lora_target_modules=cfg.get("lora_target_modules"),
         label_fraction=float(wildcards.fraction),
         seed=int(wildcards.seed),

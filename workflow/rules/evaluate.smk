@@ -16,9 +16,6 @@ rule evaluate:
         "../../envs/report.yaml"
     params:
         metric=task_metric,
-        bootstrap=config["evaluate"]["bootstrap"],
-        confidence=config["evaluate"]["confidence"],
-        seed=config["evaluate"]["seed"],
-        threshold=config["evaluate"]["threshold"],
+        settings=config["evaluate"],
     script:
         "../scripts/evaluate.py"

@@ -28,8 +28,6 @@ rule stats:
     conda:
         "../../envs/report.yaml"
     params:
-        bootstrap=config["evaluate"]["bootstrap"],
-        confidence=config["evaluate"]["confidence"],
-        seed=config["evaluate"]["seed"],
+        settings=config["evaluate"],
     script:
         "../scripts/stats.py"

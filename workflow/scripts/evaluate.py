@@ -2,8 +2,10 @@
 
 from dnatune.evaluate.score import evaluate_cell
 from dnatune.logs import setup_logging
+from dnatune.settings import EvaluateSettings
 
 setup_logging(snakemake.log[0])
+settings = EvaluateSettings.from_config(snakemake.params.settings)
 evaluate_cell(
     snakemake.input.predictions,
     snakemake.input.history,
@@ -15,8 +17,8 @@ evaluate_cell(
     label_fraction=float(snakemake.wildcards.fraction),
     seed=int(snakemake.wildcards.seed),
     metric=snakemake.params.metric,
-    bootstrap=snakemake.params.bootstrap,
-    confidence=snakemake.params.confidence,
-    bootstrap_seed=snakemake.params.seed,
-    threshold_rule=snakemake.params.threshold,
+    bootstrap=settings.bootstrap,
+    confidence=settings.confidence,
+    bootstrap_seed=settings.seed,
+    threshold_rule=settings.threshold,
 )

@@ -12,7 +12,7 @@ from dnatune.train.gpu_slots import claim_gpus
 from dnatune.train.launch import launch
 
 setup_logging(snakemake.log[0])
-args = FinetuneArguments.from_settings(
+args = FinetuneArguments.from_config(
     snakemake.params.settings,
     model_dir=snakemake.input.model,
     task_dir=str(Path(snakemake.input.meta).parent),

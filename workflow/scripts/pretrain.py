@@ -6,14 +6,14 @@ from dnatune.train.launch import launch
 from dnatune.train.pretrain import PretrainArguments
 
 setup_logging(snakemake.log[0])
-args = PretrainArguments(
+args = PretrainArguments.from_config(
+    snakemake.params.settings,
     model_dir=snakemake.input.model,
     corpus_dirs=list(snakemake.input.corpus),
     output_dir=snakemake.output[0],
     checkpoint_dir=snakemake.params.checkpoint_dir,
     threads=snakemake.threads,
     genomes=list(snakemake.params.genomes),
-    **snakemake.params.settings,
 )
 # the job's own GPUs (Slurm's, or free local ones); none on a CPU-only machine
 with claim_gpus(snakemake.resources.get("gpu", 0)) as devices:

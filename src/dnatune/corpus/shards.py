@@ -285,7 +285,7 @@ def load_corpus(dirs: str | os.PathLike | Sequence[str | os.PathLike], split: st
 def train_sequences(
     genome_fas: Sequence[str | os.PathLike],
     windows_paths: Sequence[str | os.PathLike],
-    max_windows: int = 20_000,
+    max_windows: int,
 ) -> Iterator[str]:
     """Upper-case sequences of train-split windows, evenly thinned to about `max_windows`."""
     import pyarrow.parquet as pq
@@ -333,7 +333,5 @@ def build_workflow_tokenizer(
         if spec.get("kind") == "bpe":
             if not genome_fas:
                 raise CorpusError("a bpe tokenizer needs the windows of the pre-training genomes")
-            sequences = train_sequences(
-                genome_fas, windows_paths, int(spec.get("train_windows", 20_000))
-            )
+            sequences = train_sequences(genome_fas, windows_paths, int(spec["train_windows"]))
         return build_tokenizer(spec, tmp, train_sequences=sequences)

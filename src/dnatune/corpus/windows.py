@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from dnatune.corpus.window_split import DROP, SPLITS, plan_split
 from dnatune.genome import kmer
 from dnatune.genome.indexed_fasta import IndexedFasta
 from dnatune.heap import reuse_freed_memory
+from dnatune.settings import WindowSettings
 
 logger = logging.getLogger(__name__)
 
@@ -41,41 +42,17 @@ class WindowsError(ValueError):
     """Bad windowing input (settings or BED file), with the fix in the message."""
 
 
-@dataclass(frozen=True)
-class WindowSettings:
-    size: int = 512
-    stride: int = 256
-    max_n_fraction: float = 0.1
-    softmask: str = "upper"
-    max_softmask_fraction: float = 0.5
-    reverse_complement: bool = False
-    include_bed: str | None = None
-    exclude_bed: str | None = None
-    split: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> WindowSettings:
-        """Settings from the config's `windows:` block (unknown keys are an error)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = set(cfg) - known
-        if unknown:
-            raise WindowsError(f"unknown windows keys {sorted(unknown)}; valid: {sorted(known)}")
-        settings = cls(**cfg)
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        if self.size < 1 or self.stride < 1:
-            raise WindowsError(f"windows.size and windows.stride must be >= 1, got {self}")
-        if self.softmask not in ("upper", "drop"):
-            raise WindowsError(f"windows.softmask: expected upper or drop, got {self.softmask!r}")
-        val, test = self.split.get("val", 0.05), self.split.get("test", 0.05)
-        if val < 0 or test < 0 or val + test >= 1:
-            raise WindowsError(
-                f"windows.split: val ({val}) + test ({test}) must be >= 0 and below 1"
-            )
-        if self.split.get("by", "chromosome") not in ("chromosome", "block"):
-            raise WindowsError("windows.split.by: expected chromosome or block")
+def check_settings(settings: WindowSettings) -> None:
+    """What the schema cannot say about the `windows:` block."""
+    if settings.size < 1 or settings.stride < 1:
+        raise WindowsError(f"windows.size and windows.stride must be >= 1, got {settings}")
+    if settings.softmask not in ("upper", "drop"):
+        raise WindowsError(f"windows.softmask: expected upper or drop, got {settings.softmask!r}")
+    val, test = settings.split["val"], settings.split["test"]
+    if val < 0 or test < 0 or val + test >= 1:
+        raise WindowsError(f"windows.split: val ({val}) + test ({test}) must be >= 0 and below 1")
+    if settings.split["by"] not in ("chromosome", "block"):
+        raise WindowsError("windows.split.by: expected chromosome or block")
 
 
 # ---------------------------------------------------------------- windows
@@ -139,8 +116,9 @@ def make_windows(
     import pyarrow.parquet as pq
 
     reuse_freed_memory()
-    if isinstance(settings, dict):
-        settings = WindowSettings.from_config(settings)
+    if isinstance(settings, dict):  # the block's keys; the schema's defaults for the others
+        settings = WindowSettings.defaults(**settings)
+    check_settings(settings)
     include = read_bed(settings.include_bed, WindowsError) if settings.include_bed else None
     exclude = read_bed(settings.exclude_bed, WindowsError) if settings.exclude_bed else None
     fasta, lengths = _open_genome(genome_fa, settings, include, exclude)
@@ -205,8 +183,7 @@ def _open_genome(genome_fa, settings: WindowSettings, include, exclude):
 
 
 def _split_plan(lengths: dict[str, int], settings: WindowSettings):
-    split_cfg = {"val": 0.05, "test": 0.05, "by": "chromosome", "block_size": 1_000_000}
-    split_cfg.update(settings.split)
+    split_cfg = settings.split
     return plan_split(
         lengths,
         val=split_cfg["val"],

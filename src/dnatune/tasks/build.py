@@ -70,7 +70,7 @@ def _read(task_type: str, spec: dict, inputs: dict, warnings: Warnings):
     and a description of where each frame came from."""
     source = spec["source"]
     kind = source_kind(source)
-    seed = source["split"].get("seed", 0)
+    seed = source["split"]["seed"]
     if kind in FILE_KINDS:
         files = {k: v for k, v in inputs.items() if k in ("table", *SPLITS)}
         files = files or split_files(source[kind])

@@ -94,7 +94,7 @@ def read_bed(path: str, label="name", length: int | None = None) -> pd.DataFrame
 
 def bed_examples(path: str, genome_fa: str, spec: dict) -> pd.DataFrame:
     """Labelled intervals of a BED file with their sequences from the genome."""
-    frame = read_bed(path, spec.get("label", "name"), spec.get("length"))
+    frame = read_bed(path, spec["label"], spec.get("length"))
     note = " after re-centring to source.bed.length" if spec.get("length") else ""
     frame["sequence"] = cut_sequences(frame, genome_fa, spec.get("genome"), note=note)
     logger.info("read %d intervals from %s", len(frame), path)
@@ -119,9 +119,9 @@ def annotation_examples(
     (a tuple of names for multilabel); label_names fixes their index order.
     """
     rng = np.random.default_rng(seed)
-    length = int(spec.get("length", 200))
+    length = int(spec["length"])
     types = [t.strip() for t in str(spec["feature"]).split("|") if t.strip()]
-    negatives = spec.get("negatives", "background")
+    negatives = spec["negatives"]
     stats: dict = {}
 
     features = _read_features(annotation_path, types)
@@ -131,8 +131,8 @@ def annotation_examples(
         classes = sorted(features["class"].unique())
 
         windows, label_intervals, exclusion = _positive_windows(features, length, spec, rng)
-        max_n = float(spec.get("max_n_fraction", 0.1))
-        cap = int(spec.get("max_per_class", 2000))
+        max_n = float(spec["max_n_fraction"])
+        cap = int(spec["max_per_class"])
         positives = _positives(fasta, windows, lengths, rng, cap, max_n, stats)
         if positives.empty:
             raise TaskInputError(
@@ -275,7 +275,7 @@ def _positive_windows(features, length, spec, rng):
     fstart = features["start"].to_numpy(dtype=np.int64)
     fend = features["end"].to_numpy(dtype=np.int64)
     fstrand = features["strand"].to_numpy()
-    anchor = spec.get("anchor", "centre")
+    anchor = spec["anchor"]
     if anchor == "centre":
         span = fend - fstart
         tiles = np.maximum(span // length, 1)  # long features are tiled, short ones centred

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dnatune.tasks.genome_sequences import coordinates, fetch, gc_fraction, n_fraction, overlaps
+from dnatune.tasks.genome_sequences import (
+    coordinates,
+    fetch,
+    gc_fraction,
+    n_fraction,
+    overlaps,
+)
 from dnatune.tasks.sources import TaskInputError
 
 GC_BINS = 20
@@ -55,7 +61,7 @@ def _background_windows(
         [max((lengths[c] - o) // length, 0) for c, o in zip(chroms, offsets, strict=True)]
     )
     bounds = np.cumsum(tiles)
-    want = 3 * count if spec.get("gc_match", True) else count
+    want = 3 * count if spec["gc_match"] else count
     pool: list[tuple] = []
     for batch in _tile_batches(rng, int(bounds[-1]), max(2 * want, 1000)):
         which = np.searchsorted(bounds, batch, side="right")
@@ -89,7 +95,7 @@ def _background_windows(
         stats["negatives_short_by"] = count - len(pool)
     columns = ["chrom", "start", "end", "strand", "sequence", "gc"]
     candidates = pd.DataFrame(pool, columns=columns)
-    if not spec.get("gc_match", True):
+    if not spec["gc_match"]:
         return candidates.iloc[:count]
     return candidates.iloc[
         _gc_matched(candidates["gc"].to_numpy(), positives["gc"].to_numpy(), count, rng)

@@ -5,10 +5,10 @@ its rule reads."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
-from dnatune.config import SCHEMA_DIR, ConfigError, load_schema
+from dnatune.config import ConfigError
 from dnatune.genome.source import genome_has_annotation
+from dnatune.settings import fill_defaults, schema_node
 from dnatune.tasks.folds import check_val_folds
 from dnatune.tasks.sources import (
     FILE_KINDS,
@@ -22,23 +22,11 @@ from dnatune.tasks.suites import COORDINATE_SUITES, suite_files, suite_genomes
 GENOME_KINDS = ("bed", "annotation", *COORDINATE_SUITES)
 
 
-def with_defaults(spec: dict, schema_path: str | Path | None = None) -> dict:
+def with_defaults(spec: dict) -> dict:
     """A task's config block with the schema's defaults filled in (schema = single source)."""
-    schema = load_schema(schema_path or SCHEMA_DIR / "config.schema.yaml")
     spec = copy.deepcopy(spec)
     spec.setdefault("source", {}).setdefault("split", {})
-    _fill(spec, schema["definitions"]["task"], schema)
-    return spec
-
-
-def _fill(value: dict, node: dict, root: dict) -> None:
-    while "$ref" in node:
-        node = root["definitions"][node["$ref"].rsplit("/", 1)[-1]]
-    for key, sub in node.get("properties", {}).items():
-        if key not in value and "default" in sub:
-            value[key] = copy.deepcopy(sub["default"])
-        elif isinstance(value.get(key), dict):
-            _fill(value[key], sub, root)
+    return fill_defaults(spec, schema_node("definitions/task"))
 
 
 def check_task_specs(config: dict) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dnatune.atomic import atomic_path
 from dnatune.train.families import family_of
+from dnatune.train.model_errors import ModelSourceError
 from dnatune.train.pooling import (
     POOLING_KEY,
     POOLINGS,
@@ -23,13 +24,32 @@ from dnatune.train.pooling import (
     configure_pooling,
     requested_pooling,
 )
+from dnatune.train.scratch import (
+    ARCHITECTURES,
+    DECODERS,
+    ENCODERS,
+    init_scratch_model,
+    scratch_config,
+)
+
+# What moved to train/scratch.py and train/model_errors.py stays importable from here.
+__all__ = [
+    "ARCHITECTURES",
+    "DECODERS",
+    "ENCODERS",
+    "ModelSourceError",
+    "fetch_hf_model",
+    "fetch_model",
+    "init_scratch_model",
+    "load_sequence_classifier",
+    "max_model_tokens",
+    "model_family",
+    "scratch_config",
+]
 
 logger = logging.getLogger(__name__)
 
 SIDECAR = "dnatune_tokenizer.json"
-ENCODERS = ("bert", "esm")
-DECODERS = ("gpt2", "llama")
-ARCHITECTURES = ENCODERS + DECODERS
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 # Framework duplicates of the PyTorch weights that a hub snapshot may also hold.
 HUB_IGNORE = [
@@ -44,156 +64,6 @@ HUB_IGNORE = [
     "rust_*",
     "training_args.bin",  # the author's Trainer settings, a pickle: not part of the model
 ]
-
-
-class ModelSourceError(ValueError):
-    """A model that cannot be fetched, built or loaded; the message says the fix."""
-
-
-# ---------------------------------------------------------------- scratch models
-
-
-def scratch_config(spec: dict, hf_tokenizer):
-    """A transformers config for an architecture spec, sized to the tokenizer's vocabulary.
-
-    `spec` is `models.<name>.scratch` of the config (architecture, layers, hidden,
-    heads, intermediate, max_length, dropout); special token ids come from the tokenizer.
-    """
-    from transformers import BertConfig, EsmConfig, GPT2Config, LlamaConfig
-
-    arch = spec["architecture"]
-    if arch not in ARCHITECTURES:
-        raise ModelSourceError(
-            f"key 'scratch.architecture': unknown architecture '{arch}'; "
-            f"choose one of {', '.join(ARCHITECTURES)}"
-        )
-    hidden = int(spec.get("hidden", 128))
-    heads = int(spec.get("heads", 4))
-    if hidden % heads:
-        raise ModelSourceError(
-            f"key 'scratch.hidden': {hidden} is not divisible by scratch.heads={heads}; "
-            "pick a hidden size that is a multiple of the number of heads"
-        )
-    layers = int(spec.get("layers", 4))
-    intermediate = int(spec.get("intermediate") or 4 * hidden)
-    max_length = int(spec.get("max_length", 512))
-    dropout = float(spec.get("dropout", 0.1))
-    ids = _special_ids(hf_tokenizer, need_mask=arch in ENCODERS)
-    vocab = len(hf_tokenizer)
-
-    if arch == "bert":
-        return BertConfig(
-            vocab_size=vocab,
-            hidden_size=hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=heads,
-            intermediate_size=intermediate,
-            max_position_embeddings=max_length,
-            hidden_dropout_prob=dropout,
-            attention_probs_dropout_prob=dropout,
-            pad_token_id=ids["pad"],
-        )
-    if arch == "esm":
-        # rotary positions, as ESM-2; absolute ones would need max_length + pad offset slots
-        return EsmConfig(
-            vocab_size=vocab,
-            hidden_size=hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=heads,
-            intermediate_size=intermediate,
-            max_position_embeddings=max_length + ids["pad"] + 1,
-            position_embedding_type="rotary",
-            hidden_dropout_prob=dropout,
-            attention_probs_dropout_prob=dropout,
-            pad_token_id=ids["pad"],
-            mask_token_id=ids["mask"],
-            eos_token_id=ids["eos"],
-            layer_norm_eps=1e-5,
-        )
-    if arch == "gpt2":
-        return GPT2Config(
-            vocab_size=vocab,
-            n_positions=max_length,
-            n_embd=hidden,
-            n_layer=layers,
-            n_head=heads,
-            n_inner=intermediate,
-            resid_pdrop=dropout,
-            embd_pdrop=dropout,
-            attn_pdrop=dropout,
-            bos_token_id=ids["bos"],
-            eos_token_id=ids["eos"],
-            pad_token_id=ids["pad"],
-        )
-    return LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        intermediate_size=intermediate,
-        max_position_embeddings=max_length,
-        attention_dropout=dropout,
-        bos_token_id=ids["bos"],
-        eos_token_id=ids["eos"],
-        pad_token_id=ids["pad"],
-        tie_word_embeddings=True,
-    )
-
-
-def _special_ids(hf_tokenizer, need_mask: bool) -> dict:
-    """pad, mask, bos (= [CLS] when there is no bos) and eos (= [SEP]) ids of a tokenizer."""
-    ids = {
-        "pad": hf_tokenizer.pad_token_id,
-        "mask": hf_tokenizer.mask_token_id,
-        "bos": hf_tokenizer.bos_token_id
-        if hf_tokenizer.bos_token_id is not None
-        else hf_tokenizer.cls_token_id,
-        "eos": hf_tokenizer.eos_token_id
-        if hf_tokenizer.eos_token_id is not None
-        else hf_tokenizer.sep_token_id,
-    }
-    if ids["pad"] is None:
-        raise ModelSourceError("the tokenizer has no pad token; rebuild it with a [PAD] token")
-    if need_mask and ids["mask"] is None:
-        raise ModelSourceError(
-            "an encoder (bert, esm) is pre-trained by masked language modelling but the "
-            "tokenizer has no mask token; use a built-in tokenizer (char, kmer, bpe), which has [MASK]"
-        )
-    return ids
-
-
-def init_scratch_model(spec: dict, tokenizer_dir: str | os.PathLike, out_dir, seed: int = 0):
-    """Randomly initialise `spec`'s architecture (seeded) and save it with its tokenizer.
-
-    Encoders are saved as masked-LM models, decoders as causal-LM models, so the
-    pre-training stage and `AutoModelForSequenceClassification` both load them.
-    """
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, set_seed
-
-    from dnatune.corpus.tokenizers import DnaTokenizer
-
-    tokenizer = DnaTokenizer.from_pretrained(tokenizer_dir)
-    config = scratch_config(spec, tokenizer.hf)
-    set_seed(seed)
-    auto = AutoModelForMaskedLM if spec["architecture"] in ENCODERS else AutoModelForCausalLM
-    model = auto.from_config(config)
-    n_params = sum(p.numel() for p in model.parameters())
-    tokenizer.max_length = int(spec.get("max_length", 512))
-    with atomic_path(out_dir, directory=True) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)  # with its dnatune_tokenizer.json sidecar
-    logger.info(
-        "initialised %s (%d layers, hidden %d, vocab %d, %.2fM parameters, seed %d) -> %s",
-        spec["architecture"],
-        config.num_hidden_layers,
-        config.hidden_size,
-        config.vocab_size,
-        n_params / 1e6,
-        seed,
-        out_dir,
-    )
-    return model
 
 
 # ---------------------------------------------------------------- Hugging Face models
@@ -280,9 +150,7 @@ def fetch_hf_model(
     pre-training `objective` (auto, mlm or clm; None skips it) and, if `classify`,
     sequence classification.
     """
-    from transformers import AutoConfig, AutoTokenizer
-
-    from dnatune.train.fetch_check import missing_package_message, prove_usable
+    from dnatune.train.fetch_check import prove_usable
 
     src, commit = resolve_hf_source(source, revision, name)
     if not (src / "config.json").exists():
@@ -297,25 +165,7 @@ def fetch_hf_model(
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns(".git", ".cache", *HUB_IGNORE),
         )
-        try:
-            config = AutoConfig.from_pretrained(tmp, trust_remote_code=trust_remote_code)
-            hf_tokenizer = AutoTokenizer.from_pretrained(tmp, trust_remote_code=trust_remote_code)
-        except ValueError as err:
-            if "trust_remote_code" in str(err):
-                raise ModelSourceError(
-                    f"key 'models.{name}.trust_remote_code': '{source}' ships its own code; "
-                    "set trust_remote_code: true for this model if you trust that repository"
-                ) from None
-            raise ModelSourceError(
-                f"key 'models.{name}.hf': cannot load '{source}': {err}"
-            ) from None
-        except ImportError as err:
-            raise ModelSourceError(missing_package_message(name, err)) from None
-        except OSError as err:
-            raise ModelSourceError(
-                f"key 'models.{name}.hf': '{source}' has no loadable tokenizer ({err}); "
-                "dnatune uses a hub model's own tokenizer, so the model directory must contain it"
-            ) from None
+        config, hf_tokenizer = _load_copy(tmp, source, name, trust_remote_code)
         if kmer is not None:
             _check_kmer_vocab(hf_tokenizer, kmer, name)
         sidecar = {
@@ -341,6 +191,32 @@ def fetch_hf_model(
     return Path(out_dir)
 
 
+def _load_copy(directory: Path, source: str, name: str, trust_remote_code: bool) -> tuple:
+    """(config, hf tokenizer) of a copied model; an error says why one does not load."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from dnatune.train.fetch_check import missing_package_message
+
+    try:
+        config = AutoConfig.from_pretrained(directory, trust_remote_code=trust_remote_code)
+        hf_tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
+    except ValueError as err:
+        if "trust_remote_code" in str(err):
+            raise ModelSourceError(
+                f"key 'models.{name}.trust_remote_code': '{source}' ships its own code; "
+                "set trust_remote_code: true for this model if you trust that repository"
+            ) from None
+        raise ModelSourceError(f"key 'models.{name}.hf': cannot load '{source}': {err}") from None
+    except ImportError as err:
+        raise ModelSourceError(missing_package_message(name, err)) from None
+    except OSError as err:
+        raise ModelSourceError(
+            f"key 'models.{name}.hf': '{source}' has no loadable tokenizer ({err}); "
+            "dnatune uses a hub model's own tokenizer, so the model directory must contain it"
+        ) from None
+    return config, hf_tokenizer
+
+
 def _check_kmer_vocab(hf_tokenizer, kmer: int, name: str) -> None:
     """A DNABERT-style model must have its k-mers in the vocabulary, else input becomes [UNK]."""
     probe = "A" * kmer
@@ -356,8 +232,8 @@ def fetch_model(model_cfg: dict, out_dir, name: str = "model") -> Path:
     return fetch_hf_model(
         model_cfg["hf"],
         out_dir,
-        revision=model_cfg.get("revision", "main"),
-        trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        revision=model_cfg["revision"],
+        trust_remote_code=bool(model_cfg["trust_remote_code"]),
         kmer=model_cfg.get("kmer"),
         max_length=model_cfg.get("max_length"),
         name=name,
@@ -426,21 +302,7 @@ def load_sequence_classifier(
     from dnatune.corpus.tokenizers import DnaTokenizer
     from dnatune.train.loading import load_model
 
-    if problem_type not in PROBLEM_TYPES:
-        raise ModelSourceError(
-            f"problem_type '{problem_type}' is unknown; use one of {', '.join(PROBLEM_TYPES)}"
-        )
-    if pooling is not None and pooling not in POOLINGS:
-        raise ModelSourceError(
-            f"key 'finetune.pooling': '{pooling}' is not one of {', '.join(POOLINGS)}"
-        )
-    if problem_type == "regression" and num_labels != 1:
-        raise ModelSourceError(f"regression needs num_labels=1, got {num_labels}")
-    if not (Path(model_dir) / "config.json").exists():
-        raise ModelSourceError(
-            f"{model_dir} is not a model directory (no config.json); build it with the "
-            "fetch_model, init_model or pretrain rule first"
-        )
+    _check_request(model_dir, num_labels, problem_type, pooling)
     tokenizer = DnaTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     config = AutoConfig.from_pretrained(
         model_dir,
@@ -487,3 +349,22 @@ def load_sequence_classifier(
         pooling,
     )
     return model, tokenizer
+
+
+def _check_request(model_dir, num_labels: int, problem_type: str, pooling: str | None) -> None:
+    """What load_sequence_classifier is asked for must exist: problem type, pooling, the model."""
+    if problem_type not in PROBLEM_TYPES:
+        raise ModelSourceError(
+            f"problem_type '{problem_type}' is unknown; use one of {', '.join(PROBLEM_TYPES)}"
+        )
+    if pooling is not None and pooling not in POOLINGS:
+        raise ModelSourceError(
+            f"key 'finetune.pooling': '{pooling}' is not one of {', '.join(POOLINGS)}"
+        )
+    if problem_type == "regression" and num_labels != 1:
+        raise ModelSourceError(f"regression needs num_labels=1, got {num_labels}")
+    if not (Path(model_dir) / "config.json").exists():
+        raise ModelSourceError(
+            f"{model_dir} is not a model directory (no config.json); build it with the "
+            "fetch_model, init_model or pretrain rule first"
+        )

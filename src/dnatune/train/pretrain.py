@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from transformers import (
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from dnatune.atomic import atomic_path
+from dnatune.settings import PretrainSettings
 from dnatune.train import checkpoints
 from dnatune.train.checkpoints import checkpoint_step, last_complete_checkpoint
 from dnatune.train.families import family_of
@@ -48,6 +49,7 @@ from dnatune.train.masking import (
     language_modeling_collator,
 )
 from dnatune.train.models import max_model_tokens, model_family
+from dnatune.train.trainer_options import training_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -56,29 +58,20 @@ SUMMARY = "pretrain_summary.json"
 
 
 @dataclass
-class PretrainArguments:
-    """Everything one pre-training run depends on (config key `pretrain`, plus paths)."""
+class PretrainArguments(PretrainSettings):
+    """One pre-training run: its pretrain settings (config key `pretrain`, the model's own
+    block over it) and paths. The settings have no defaults here: the workflow passes the
+    block the schema filled (`from_config`), tests and benchmarks take `defaults()`.
+    """
 
     model_dir: str  # MODEL_BASE: the HF model dir with its tokenizer
     corpus_dirs: list[str]  # CORPUS_DIR of each pre-training genome, the model's tokenizer
     output_dir: str  # MODEL_STAGE, written atomically at the end
     checkpoint_dir: str  # results/checkpoints/pretrain/{model}/{stage}: survives a killed job
-    objective: str = "auto"  # auto: mlm for encoders, clm for decoders
-    max_steps: int = 2000
-    batch_size: int = 32  # global batch, split over the processes of a multi-GPU run
-    lr: float = 5e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.05
-    mlm_probability: float = 0.15
-    save_steps: int = 500
-    logging_steps: int = 50
-    precision: str = "auto"  # auto: bf16 on a CUDA GPU that supports it, fp32 otherwise
-    seed: int = 0
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # models.<m>.trust_remote_code
     threads: int = 0  # CPU threads (torch.set_num_threads); 0 leaves torch's default
     eval_windows: int = 1000  # val windows scored at each checkpoint
     keep_checkpoints: bool = False  # delete checkpoint_dir once the output is complete
-    genomes: list[str] = field(default_factory=list)  # recorded only
 
 
 def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
@@ -88,7 +81,68 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         torch.set_num_threads(max(1, args.threads // world_size))
     set_seed(args.seed)
 
-    # 1. model and tokenizer
+    loaded = load_pretrain_model(args)
+    tokenizer, config, objective, model = loaded
+    max_length = max_model_tokens(config, tokenizer.max_length)
+    if corpus_windows(args.corpus_dirs, "train") == 0:
+        raise ValueError(
+            f"no training windows in {args.corpus_dirs}: the train split of the pre-training "
+            "corpus is empty; lower windows.split.val/test or add genomes to pretrain.genomes"
+        )
+    has_val = corpus_windows(args.corpus_dirs, "val") > 0
+    training_args = pretrain_training_arguments(args, objective, has_val, world_size)
+    # resume from the last checkpoint of this exact run, if a killed job left one
+    with training_args.main_process_first(desc="checkpoints"):
+        if training_args.process_index == 0:
+            discard_stale_checkpoints(args)
+        last = last_complete_checkpoint(args.checkpoint_dir, clean=training_args.process_index == 0)
+    train, val = load_windows(args, training_args, max_length, has_val)
+    val_entropy = None if val is None else unigram_entropy(val, tokenizer.hf)
+    trainer = make_pretrainer(args, loaded, training_args, (train, val), callbacks)
+    logger.info(
+        "pre-training %s (%s, %s, %.2fM parameters) on %d windows (%d val), max %d tokens, "
+        "%d steps of global batch %d over %d process(es), %s%s",
+        args.model_dir,
+        config.model_type,
+        objective,
+        sum(p.numel() for p in model.parameters()) / 1e6,
+        len(train),
+        0 if val is None else len(val),
+        max_length,
+        args.max_steps,
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * world_size,
+        world_size,
+        describe_device(training_args, model),
+        f", resuming from step {checkpoint_step(last)}" if last else "",
+    )
+    result = trainer.train(resume_from_checkpoint=last)
+    metrics = final_eval(trainer) if val is not None else {}
+    summary = {
+        "objective": objective,
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": checkpoint_step(last),
+        "train_loss": result.training_loss,
+        "final_train_loss": last_logged(trainer.state.log_history, "loss"),
+        "eval_loss": metrics.get("eval_loss"),
+        # the loss of knowing only token frequencies: val loss must beat it to show context learnt
+        "val_unigram_entropy": val_entropy,
+        "train_windows": len(train),
+        "max_length": max_length,
+        "world_size": world_size,
+        "genomes": args.genomes,
+    }
+    if trainer.is_world_process_zero():
+        write_output(args, trainer, tokenizer, summary)
+    return summary
+
+
+# ---------------------------------------------------------------- the steps, in order
+
+
+def load_pretrain_model(args: PretrainArguments) -> tuple:
+    """(tokenizer, config, objective, model): the model with the head of its objective."""
     from dnatune.corpus.tokenizers import DnaTokenizer
 
     tokenizer = DnaTokenizer.from_pretrained(
@@ -98,22 +152,19 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     objective = resolve_objective(args.objective, config)
     auto = AutoModelForMaskedLM if objective == "mlm" else AutoModelForCausalLM
     model = load_model(auto, args.model_dir, args.trust_remote_code, config=config)
-    max_length = max_model_tokens(config, tokenizer.max_length)
-    if corpus_windows(args.corpus_dirs, "train") == 0:
-        raise ValueError(
-            f"no training windows in {args.corpus_dirs}: the train split of the pre-training "
-            "corpus is empty; lower windows.split.val/test or add genomes to pretrain.genomes"
-        )
-    has_val = corpus_windows(args.corpus_dirs, "val") > 0
+    return tokenizer, config, objective, model
 
-    # 2. training arguments: precision, batch split, checkpointing
-    training_args = TrainingArguments(
+
+def pretrain_training_arguments(
+    args: PretrainArguments, objective: str, has_val: bool, world_size: int
+) -> TrainingArguments:
+    """Precision, batch split and checkpointing; then the marked schema knobs and `trainer:`."""
+    pipeline = dict(
         output_dir=args.checkpoint_dir,
         max_steps=args.max_steps,
         per_device_train_batch_size=per_device_batch(args.batch_size, world_size),
         per_device_eval_batch_size=per_device_batch(args.batch_size, world_size),
         learning_rate=args.lr,
-        weight_decay=args.weight_decay,
         warmup_steps=int(round(args.warmup_ratio * args.max_steps)),
         lr_scheduler_type="linear",
         logging_steps=args.logging_steps,
@@ -136,15 +187,11 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         # doubling DDP's gradients. Off, each process averages its own tokens.
         average_tokens_across_devices=False,
     )
+    return training_arguments(pipeline, args, "pretrain")
 
-    # 3. resume from the last checkpoint of this exact run, if a killed job left one
-    with training_args.main_process_first(desc="checkpoints"):
-        if training_args.process_index == 0:
-            discard_stale_checkpoints(args)
-        last = last_complete_checkpoint(args.checkpoint_dir, clean=training_args.process_index == 0)
-    resumed_from = checkpoint_step(last)
 
-    # 4. data: token windows cut to the model's length, padded per batch by the collator
+def load_windows(args: PretrainArguments, training_args, max_length: int, has_val: bool):
+    """(train, val): token windows cut to the model's length; val thinned to eval_windows."""
     from dnatune.corpus.shards import load_corpus
 
     with training_args.main_process_first(desc="corpus"):
@@ -152,18 +199,29 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
     if val is not None and len(val) > args.eval_windows:
         val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
-    val_entropy = None if val is None else unigram_entropy(val, tokenizer.hf)
+    return train, val
+
+
+def make_pretrainer(args, loaded: tuple, training_args, data: tuple, callbacks) -> Trainer:
+    """The Trainer of `loaded` (tokenizer, config, objective, model) on `data` (train, val).
+
+    Batches are padded per batch by the objective's collator (never padded for a model that
+    cannot mask padding: unpadded_batches), MLM masks are seeded per window and epoch.
+    """
+    tokenizer, config, objective, model = loaded
+    train, val = data
     family = family_of(config)
     if family and family.padding_side:
         tokenizer.hf.padding_side = family.padding_side
     batching = unpadded_batches(
         model,
-        per_device_batch(args.batch_size, world_size),
+        training_args.per_device_train_batch_size,
         token_lengths(train),
         token_lengths(val) if val is not None else set(),
     )
-    for key, value in batching.items():  # a model that cannot mask padding is never padded
-        setattr(training_args, key, value)
+    for key, value in batching.items():  # a `trainer:` knob the user set wins
+        if key not in args.trainer:
+            setattr(training_args, key, value)
     seeded_masks = []
     if objective == "mlm":  # each window's masks from (seed, epoch, window): exact on resume
         train = MaskSeeded(train, args.seed)
@@ -174,8 +232,6 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     )
     if objective == "mlm" and family and family.mlm_ignore_label == "pad":
         collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
-
-    # 5. train
     trainer = AliasSafeTrainer(
         model=model,
         args=training_args,
@@ -187,60 +243,29 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    logger.info(
-        "pre-training %s (%s, %s, %.2fM parameters) on %d windows (%d val), max %d tokens, "
-        "%d steps of global batch %d over %d process(es), %s%s",
-        args.model_dir,
-        config.model_type,
-        objective,
-        sum(p.numel() for p in model.parameters()) / 1e6,
-        len(train),
-        0 if val is None else len(val),
-        max_length,
-        args.max_steps,
-        training_args.per_device_train_batch_size
-        * training_args.gradient_accumulation_steps
-        * world_size,
-        world_size,
-        describe_device(training_args, model),
-        f", resuming from step {resumed_from}" if last else "",
-    )
-    result = trainer.train(resume_from_checkpoint=last)
-    metrics = final_eval(trainer) if val is not None else {}
+    return trainer
 
-    # 6. the final model directory, atomically, by the main process only
-    summary = {
-        "objective": objective,
-        "global_step": trainer.state.global_step,
-        "resumed_from_step": resumed_from,
-        "train_loss": result.training_loss,
-        "final_train_loss": last_logged(trainer.state.log_history, "loss"),
-        "eval_loss": metrics.get("eval_loss"),
-        # the loss of knowing only token frequencies: val loss must beat it to show context learnt
-        "val_unigram_entropy": val_entropy,
-        "train_windows": len(train),
-        "max_length": max_length,
-        "world_size": world_size,
-        "genomes": args.genomes,
-    }
-    if trainer.is_world_process_zero():
-        with atomic_path(args.output_dir, directory=True) as tmp:
-            checkpoints.save_final_model(trainer, tmp)
-            tokenizer.save_pretrained(tmp)
-            trainer.state.save_to_json(str(tmp / "trainer_state.json"))
-            (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-        if not args.keep_checkpoints:  # and {model}/, pretrain/ and checkpoints/ when left empty
-            checkpoints.remove_checkpoints(args.checkpoint_dir, levels=3)
-        logger.info(
-            "pre-trained %d steps: train loss %.3f, val loss %s (unigram entropy of the val "
-            "tokens %s) -> %s",
-            summary["global_step"],
-            summary["final_train_loss"] or float("nan"),
-            "n/a" if summary["eval_loss"] is None else f"{summary['eval_loss']:.3f}",
-            "n/a" if val is None else f"{summary['val_unigram_entropy']:.3f}",
-            args.output_dir,
-        )
-    return summary
+
+def write_output(args: PretrainArguments, trainer, tokenizer, summary: dict) -> None:
+    """The final model directory, atomically; then the checkpoints go (unless kept)."""
+    with atomic_path(args.output_dir, directory=True) as tmp:
+        checkpoints.save_final_model(trainer, tmp)
+        tokenizer.save_pretrained(tmp)
+        trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+        (tmp / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    if not args.keep_checkpoints:  # and {model}/, pretrain/ and checkpoints/ when left empty
+        checkpoints.remove_checkpoints(args.checkpoint_dir, levels=3)
+    logger.info(
+        "pre-trained %d steps: train loss %.3f, val loss %s (unigram entropy of the val "
+        "tokens %s) -> %s",
+        summary["global_step"],
+        summary["final_train_loss"] or float("nan"),
+        "n/a" if summary["eval_loss"] is None else f"{summary['eval_loss']:.3f}",
+        "n/a"
+        if summary["val_unigram_entropy"] is None
+        else f"{summary['val_unigram_entropy']:.3f}",
+        args.output_dir,
+    )
 
 
 # ---------------------------------------------------------------- helpers, in the order used
