@@ -71,6 +71,7 @@ from dnatune.task_frames import (
     label_subsample,
     load_task,
 )
+from dnatune.throughput import ThroughputCallback
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +286,8 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             last = last_complete_checkpoint(checkpoint_dir, clean=training_args.process_index == 0)
         if last:
             logger.info("resuming from %s", last)
-        callbacks = [EvaluateAtEnd(), *(callbacks or [])]
+        throughput = ThroughputCallback(model, precision, stage="finetune")
+        callbacks = [EvaluateAtEnd(), throughput, *(callbacks or [])]
         if args.early_stopping_patience > 0 and args.select == "best":
             callbacks.append(EarlyStoppingCallback(args.early_stopping_patience))
         elif args.early_stopping_patience > 0:
@@ -387,6 +389,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "device": str(training_args.device),
             "padding": padding if maskable else "none (batches of one length)",
             "group_by_length": args.group_by_length,
+            "throughput": throughput.record,  # empty when this job resumed a finished run
         }
         if trainer.is_world_process_zero():
             save_cell(trainer, tokenizer, task, args, history, predictions, output_dir)

@@ -48,6 +48,7 @@ from dnatune.model_loading import (
     unpadded_batches,
 )
 from dnatune.models import max_model_tokens, model_family
+from dnatune.throughput import ThroughputCallback
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
 
     # 5. train
+    throughput = ThroughputCallback(model, run_precision(training_args), stage="pretrain")
     trainer = AliasSafeTrainer(
         model=model,
         args=training_args,
@@ -183,7 +185,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         eval_dataset=val,
         data_collator=collator,
         processing_class=tokenizer.hf,
-        callbacks=[LogLinesCallback(), *seeded_masks, *(callbacks or [])],
+        callbacks=[LogLinesCallback(), throughput, *seeded_masks, *(callbacks or [])],
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
@@ -222,6 +224,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         "max_length": max_length,
         "world_size": world_size,
         "genomes": args.genomes,
+        "throughput": throughput.record,
     }
     if trainer.is_world_process_zero():
         with atomic_path(args.output_dir, directory=True) as tmp:
@@ -279,9 +282,13 @@ def precision_flags(precision: str) -> dict:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
+def run_precision(training_args: TrainingArguments) -> str:
+    return "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32"
+
+
 def describe_device(training_args: TrainingArguments, model) -> str:
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32"
+    dtype = run_precision(training_args)
     attention = getattr(model.config, "_attn_implementation", None) or "default"
     return f"{device} {dtype}, {attention} attention"
 
