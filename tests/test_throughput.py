@@ -10,7 +10,8 @@ import torch
 from model_fixtures import pretrain_args, tiny_setup
 from transformers import BertConfig, BertForSequenceClassification
 
-from dnatune import pretrain
+from dnatune import pretrain, report_overview
+from dnatune.report_format import DASH
 from dnatune.throughput import ThroughputCallback, batch_counts, peak_flops
 
 
@@ -139,3 +140,58 @@ def test_finetuning_records_its_throughput(tmp_path):
     assert saved["positions"] >= saved["real_tokens"]
     assert saved["padding_fraction"] == pytest.approx(1 - saved["real_tokens"] / saved["positions"])
     assert saved["stage"] == "finetune" and saved["tokens_per_second"] > 0
+
+
+def record(stage, tokens_per_second, real, positions, rss, gpu=None, mfu=None) -> dict:
+    return {
+        "stage": stage,
+        "tokens_per_second": tokens_per_second,
+        "samples_per_second": tokens_per_second / 100,
+        "real_tokens": real,
+        "positions": positions,
+        "peak_rss_mb": rss,
+        "peak_gpu_mb": gpu,
+        "mfu": mfu,
+    }
+
+
+def test_the_run_time_table_shows_each_training_stages_throughput(tmp_path):
+    header = "s\th:m:s\tmax_rss\n"
+    for rule, rss in (("pretrain", 900), ("finetune", 400), ("finetune", "NA"), ("tasks", 200)):
+        path = tmp_path / rule / f"{len(list(tmp_path.glob(f'{rule}/*')))}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"10.0\t0:00:10\t{rss}\n")
+    records = [
+        record("finetune", 3000.0, 75, 100, 500.0),
+        record("finetune", 1000.0, 25, 100, 700.0),
+        record("finetune", 2000.0, 50, 100, 600.0),
+        record("pretrain", 12345.6, 1000, 1000, 800.0, gpu=2048.0, mfu=0.41),
+        {},  # a job that only finished a killed run: no record
+    ]
+    training = report_overview.training_throughput(records)
+    assert training["finetune"]["tokens_per_second"] == 2000
+    assert training["finetune"]["padding_fraction"] == pytest.approx(0.5)  # 150 of 300
+    rows = {row[0]: row for row in report_overview.run_time_rows(tmp_path, training)}
+    #      rule, jobs, total s, longest s, peak MB, tokens/s, samples/s, padding %, GPU MB, MFU %
+    assert rows["finetune"][4:] == ["700", "2,000", "20.0", "50.0", DASH, DASH]
+    assert rows["pretrain"][4:] == ["900", "12,346", "123", "0.0", "2,048", "41.0"]
+    assert rows["tasks"][5:] == [DASH] * 5
+
+
+def test_the_report_shows_training_throughput(tmp_path):
+    from report_fixtures import TASKS, make_grid
+
+    from dnatune.report import build_report
+
+    grid = make_grid(tmp_path, {"promoter": TASKS["promoter"]}, fractions=(1.0,), seeds=(0,))
+    grid.write_summary_and_stats(n_boot=50)
+    page, _ = build_report(grid.report_inputs(), grid.config)
+    table = page[page.index("Run time per stage") :]
+    table = table[: table.index("</table>")]
+    assert "tokens/s" in table and "padding (%)" in table
+    # rule, jobs, total, longest, peak MB, tokens/s, samples/s, padding %, GPU MB, MFU %
+    assert "<td>finetune</td>" in table and "<td>5,120</td><td>40.0</td><td>12.5</td>" in table
+    assert (
+        "<td>pretrain</td><td>1</td><td>12.5</td><td>12.5</td><td>1250</td><td>5,120</td><td>40.0</td><td>0.0</td>"
+        in table
+    )
