@@ -72,6 +72,7 @@ from dnatune.task_frames import (
     load_task,
 )
 from dnatune.throughput import ThroughputCallback
+from dnatune.training_speed import speed_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ class FinetuneArguments:
     pad_to_max_length: bool = False
     group_by_length: bool = True
     attn_implementation: str | None = "sdpa"
+    compile: bool = False  # torch.compile (training_speed.py)
+    fused_optimizer: bool | str = "auto"  # auto: fused AdamW on a CUDA GPU
 
     @classmethod
     def from_settings(cls, settings: dict, **kwargs) -> FinetuneArguments:
@@ -273,6 +276,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             report_to="none",
             disable_tqdm=True,
             **_sampling_arguments(args.group_by_length),
+            **speed_arguments(args.compile, args.fused_optimizer, "finetune"),
             # probe and LoRA leave weights out of the backward pass: let DDP look for them
             **device_flags(world_size, find_unused_parameters=None),
             # classification heads average their loss over the batch; with the default (True)

@@ -49,6 +49,7 @@ from dnatune.model_loading import (
 )
 from dnatune.models import max_model_tokens, model_family
 from dnatune.throughput import ThroughputCallback
+from dnatune.training_speed import speed_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class PretrainArguments:
     threads: int = 0  # CPU threads (torch.set_num_threads); 0 leaves torch's default
     eval_windows: int = 1000  # val windows scored at each checkpoint
     keep_checkpoints: bool = False  # delete checkpoint_dir once the output is complete
+    compile: bool = False  # torch.compile (training_speed.py)
+    fused_optimizer: bool | str = "auto"  # auto: fused AdamW on a CUDA GPU
     genomes: list[str] = field(default_factory=list)  # recorded only
 
 
@@ -131,6 +134,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         report_to="none",
         disable_tqdm=True,
         **precision_flags(args.precision),
+        **speed_arguments(args.compile, args.fused_optimizer, "pretrain"),
         **device_flags(world_size),
         # BERT's and ESM's masked-LM heads average their loss over the batch themselves;
         # with the default (True) transformers also scales it by the process count,
