@@ -48,6 +48,7 @@ from dnatune.model_loading import (
     unpadded_batches,
 )
 from dnatune.models import max_model_tokens, model_family
+from dnatune.packing import PackedBatches, use_packing
 from dnatune.throughput import ThroughputCallback
 from dnatune.training_speed import speed_arguments
 
@@ -80,6 +81,7 @@ class PretrainArguments:
     threads: int = 0  # CPU threads (torch.set_num_threads); 0 leaves torch's default
     eval_windows: int = 1000  # val windows scored at each checkpoint
     keep_checkpoints: bool = False  # delete checkpoint_dir once the output is complete
+    packing: bool | str = "auto"  # auto: where exact (packing.py)
     compile: bool = False  # torch.compile (training_speed.py)
     fused_optimizer: bool | str = "auto"  # auto: fused AdamW on a CUDA GPU
     genomes: list[str] = field(default_factory=list)  # recorded only
@@ -179,6 +181,9 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
     )
     if objective == "mlm" and family and family.mlm_ignore_label == "pad":
         collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
+    packed = use_packing(args.packing, model)
+    if packed:
+        collator = PackedBatches(collator, objective)
 
     # 5. train
     throughput = ThroughputCallback(model, run_precision(training_args), stage="pretrain")
@@ -228,6 +233,7 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         "max_length": max_length,
         "world_size": world_size,
         "genomes": args.genomes,
+        "packing": packed,
         "throughput": throughput.record,
     }
     if trainer.is_world_process_zero():
