@@ -37,6 +37,7 @@ PACKED_BY_MASK = ("llama", "gpt2")
 # model types that keep packed sequences apart under flash-attention 2 only
 PACKED_BY_FLASH_ATTENTION = ("bert",)
 CHOICES = ("auto", True, False)
+FLASH_ATTENTION = "flash_attention_2"
 
 
 def packing_support(model) -> tuple[bool, str]:
@@ -49,28 +50,47 @@ def packing_support(model) -> tuple[bool, str]:
     if config.model_type in PACKED_BY_MASK:
         return True, f"{config.model_type}'s causal mask keeps packed windows apart"
     if config.model_type in PACKED_BY_FLASH_ATTENTION:
-        if attention == "flash_attention_2":
+        if attention == FLASH_ATTENTION:
             return True, "flash-attention 2 keeps packed windows apart"
         return False, f"{config.model_type} under {attention} attention would attend across windows"
     return False, f"model type {config.model_type} is not known to keep packed windows apart"
 
 
 def use_packing(setting, model, where: str = "pretrain.packing") -> bool:
-    """Whether to pack: auto where exact; true where not exact is an error naming the key.
+    """Whether to pack. auto: where exact and fast, under flash-attention 2 (switched on where
+    the package and a CUDA GPU are there); true: wherever exact; not exact is an error.
 
-    Packing turns the model's KV cache off (training needs none): with a cache,
-    create_causal_mask does not look for packed sequences and windows would see each other.
+    Exact is not enough for auto: under eager or SDPA attention a packed row of B windows
+    of length L attends over a dense (B*L)^2 mask instead of B*L^2, which is slower than
+    padding (10x for Llama on CPU in benchmarks/pretrain.py). flash-attention 2's varlen
+    kernel costs what the windows alone cost. Packing turns the model's KV cache off
+    (training needs none): with one, create_causal_mask does not look for packed sequences.
     """
     if setting not in CHOICES or (isinstance(setting, int) and not isinstance(setting, bool)):
         raise ValueError(f"key '{where}': {setting!r} is not one of auto, true, false")
+    if setting is False:
+        return False
+    if _flash_attention_usable(model):
+        model.set_attn_implementation(FLASH_ATTENTION)
     exact, reason = packing_support(model)
     if setting is True and not exact:
         raise ValueError(f"key '{where}': packing is not exact for this model ({reason}); use auto")
-    packed = exact if setting == "auto" else setting
+    fast = getattr(model.config, "_attn_implementation", None) == FLASH_ATTENTION
+    packed = exact and (fast or setting is True)
+    if exact and not packed:
+        reason += f", but without {FLASH_ATTENTION} packing would be slower than padding"
     logger.info("packing %s: %s", "on" if packed else "off, dynamic padding", reason)
     if packed and hasattr(model.config, "use_cache"):
         model.config.use_cache = False
     return packed
+
+
+def _flash_attention_usable(model) -> bool:
+    """A CUDA GPU, the flash-attn package, and a model type that packs under it."""
+    from transformers.utils import is_flash_attn_2_available
+
+    packs = model.config.model_type in PACKED_BY_MASK + PACKED_BY_FLASH_ATTENTION
+    return packs and torch.cuda.is_available() and is_flash_attn_2_available()
 
 
 class PackedBatches:
