@@ -81,7 +81,7 @@ class PretrainArguments:
     threads: int = 0  # CPU threads (torch.set_num_threads); 0 leaves torch's default
     eval_windows: int = 1000  # val windows scored at each checkpoint
     keep_checkpoints: bool = False  # delete checkpoint_dir once the output is complete
-    packing: bool | str = "auto"  # auto: where exact (packing.py)
+    packing: bool | str = "auto"  # auto: where exact and fast, flash-attention 2 (packing.py)
     compile: bool = False  # torch.compile (training_speed.py)
     fused_optimizer: bool | str = "auto"  # auto: fused AdamW on a CUDA GPU
     genomes: list[str] = field(default_factory=list)  # recorded only
