@@ -43,12 +43,15 @@ bench: $(STAMP)
 	$(PYTHON) benchmarks/tokenize.py
 	$(PYTHON) benchmarks/finetune.py
 	$(PYTHON) benchmarks/tracks.py
+	$(PYTHON) benchmarks/pretrain.py
 
 # every benchmark at a smoke size, so that none rots: they print figures, assert nothing
+TRAIN_SMOKE := --layers 1 --hidden 32 --heads 2 --intermediate 64 --max-tokens 256 --max-bases 250 --threads 1
 bench-smoke: $(STAMP)
 	$(PYTHON) benchmarks/tokenize.py --size-mbp 2 --chromosomes 2 --baseline-mbp 0.5 --repeat 1
-	$(PYTHON) benchmarks/finetune.py --n-train 32 --n-eval 16 --max-length 200 --epochs 1 --repeats 1
 	$(PYTHON) benchmarks/tracks.py --size-mbp 0.1 --chromosomes 2 --baseline-mbp 0.01
+	$(PYTHON) benchmarks/finetune.py --n-train 32 --n-eval 16 --epochs 1 --repeats 1 $(TRAIN_SMOKE)
+	$(PYTHON) benchmarks/pretrain.py --n-train 32 --n-val 16 --max-steps 2 --repeats 1 $(TRAIN_SMOKE)
 
 clean:
 	rm -rf results logs benchmarks/results .snakemake

@@ -263,6 +263,8 @@ def _overview(grid: Grid) -> None:
             "final_train_loss": log[len(steps) - 1]["loss"],
             "eval_loss": log[-1]["eval_loss"],
             "val_unigram_entropy": 3.215,
+            "throughput": THROUGHPUT
+            | {"stage": "pretrain", "padding_fraction": 0.0, "real_tokens": 8000},
         },
     )
     grid.pretrain_dirs.append(r / "models" / MODEL / "pretrained")
@@ -346,6 +348,7 @@ def _write_cell(grid, task, spec, variant, fraction, seed, labels, skill, rng) -
                 "eval_steps": eval_every,
                 "val_metrics": {spec["headline"]: log[-1][f"eval_{spec['headline']}"]},
                 "n_train": n_train,
+                "throughput": THROUGHPUT,
                 **_long_sequences(spec, n_train),
             },
         )
@@ -384,6 +387,20 @@ def _long_sequences(spec: dict, n_train: int) -> dict:
         "truncated": long,
         "windows": {split: 0 for split in long},
     }
+
+
+# a run's throughput record (dnatune.train.throughput), as on a CPU: no GPU figures
+THROUGHPUT = {
+    "stage": "finetune",
+    "tokens_per_second": 5120.0,
+    "samples_per_second": 40.0,
+    "padding_fraction": 0.125,
+    "real_tokens": 7000,
+    "positions": 8000,
+    "peak_rss_mb": 1250.0,
+    "peak_gpu_mb": None,
+    "mfu": None,
+}
 
 
 def _benchmarks(grid: Grid) -> None:

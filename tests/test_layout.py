@@ -76,9 +76,8 @@ def code_lines(node: ast.AST) -> int:
     """Lines of a function or class, its docstring left out (documentation is not length)."""
     lines = node.end_lineno - node.lineno + 1
     first = node.body[0]
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        if isinstance(first.value.value, str):
-            lines -= first.end_lineno - first.lineno + 1
+    if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+        lines -= first.end_lineno - first.lineno + 1
     return lines
 
 

@@ -24,7 +24,7 @@ from transformers import (
 
 from dnatune.corpus.shards import load_corpus
 from dnatune.corpus.tokenizers import DnaTokenizer
-from dnatune.train import masking, pretrain
+from dnatune.train import masking, pretrain, pretrain_data
 
 KMER6_NONOVERLAP = {"kind": "kmer", "k": 6, "overlap": False}
 
@@ -44,9 +44,9 @@ def test_pretraining_learns_with_the_family_objective(tmp_path, architecture, ob
     losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
     assert losses[-1] < losses[0] - 0.3
     # its reference: the unigram entropy of the val windows it was scored on
-    val = pretrain.fit_to_length(load_corpus([str(setup["corpus"])], "val"), 80)
+    val = pretrain_data.fit_to_length(load_corpus([str(setup["corpus"])], "val"), 80)
     assert summary["val_unigram_entropy"] == pytest.approx(
-        pretrain.unigram_entropy(val, DnaTokenizer.from_pretrained(setup["tokenizer"]).hf)
+        pretrain_data.unigram_entropy(val, DnaTokenizer.from_pretrained(setup["tokenizer"]).hf)
     )
     assert "uniform_loss" not in summary
     # the output is a complete HF dir with its tokenizer; checkpoints are cleaned up
@@ -64,7 +64,7 @@ def test_the_reference_loss_is_the_unigram_entropy_of_the_val_tokens(tmp_path):
     val = datasets.Dataset.from_dict({"input_ids": tokenizer(windows)["input_ids"]})
     assert tokenizer.cls_token_id in val[0]["input_ids"]  # specials are there, and left out
     p = np.array([37, 23, 23, 37, 1]) / 121
-    assert pretrain.unigram_entropy(val, tokenizer) == pytest.approx(-(p * np.log(p)).sum())
+    assert pretrain_data.unigram_entropy(val, tokenizer) == pytest.approx(-(p * np.log(p)).sum())
 
 
 def test_a_finished_run_leaves_no_empty_checkpoint_folders_and_no_training_args(tmp_path):
@@ -239,9 +239,9 @@ def test_a_checkpoint_killed_while_saving_is_skipped(tmp_path):
 
 def test_windows_longer_than_the_model_are_chunked():
     data = datasets.Dataset.from_dict({"input_ids": [list(range(10)), [1, 2, 3]]})
-    out = pretrain.fit_to_length(data, 4)
+    out = pretrain_data.fit_to_length(data, 4)
     assert out["input_ids"] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [1, 2, 3]]
-    assert pretrain.fit_to_length(data, 10) is data
+    assert pretrain_data.fit_to_length(data, 10) is data
 
 
 def seeded_windows(tokenizer, seqs: list[str], seed=0) -> masking.MaskSeeded:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -110,3 +111,16 @@ def test_misspelt_key_fails_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "unknown key 'windows.strid': did you mean 'stride'?" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_the_report_shows_each_training_stages_throughput(tiny_run):
+    page = (tiny_run / "results/report/report.html").read_text()
+    table = page[page.index("Run time per stage") :]
+    table = table[: table.index("</table>")]
+    for rule in ("pretrain", "finetune"):
+        row = table[table.index(f"<td>{rule}</td>") :]
+        cells = re.findall(r"<td>(.*?)</td>", row[: row.index("</tr>")])
+        # rule, jobs, total s, longest s, peak MB, tokens/s, samples/s, padding %, GPU MB, MFU %
+        tokens_per_s, padding = float(cells[5].replace(",", "")), float(cells[7])
+        assert tokens_per_s > 0 and 0 <= padding < 100 and float(cells[4]) > 0
+        assert cells[8] == cells[9] == "–"  # no GPU figures on a CPU

@@ -165,6 +165,8 @@ class FinetuneSettings(SchemaSettings):
     long_sequences: str
     lora: dict
     precision: str
+    compile: bool  # torch.compile (train/training_speed.py)
+    fused_optimizer: bool | str  # auto: the Trainer's choice
     trainer: dict  # further TrainingArguments (train/trainer_options.py)
     # the block's keys marked x-training-argument, by TrainingArguments field name
     training_arguments: dict
@@ -188,6 +190,9 @@ class PretrainSettings(SchemaSettings):
     logging_steps: int
     precision: str  # auto: bf16 on a CUDA GPU that supports it, fp32 otherwise
     seed: int
+    packing: bool | str  # auto: where exact and fast, flash-attention 2 (train/packing.py)
+    compile: bool  # torch.compile (train/training_speed.py)
+    fused_optimizer: bool | str  # auto: the Trainer's choice
     trainer: dict  # further TrainingArguments (train/trainer_options.py)
     # the block's keys marked x-training-argument, by TrainingArguments field name
     training_arguments: dict

@@ -64,6 +64,15 @@ def fmt_percent(value, digits: int = 1) -> str:
     return DASH if is_missing(value) else f"{float(value) * 100:.{digits}f}"
 
 
+def fmt_rate(value) -> str:
+    """A rate or size: whole numbers from 100 up (12,346), three significant figures below (45.6)."""
+    if is_missing(value):
+        return DASH
+    value = float(value)
+    digits = max(0, 2 - math.floor(math.log10(abs(value)))) if value else 0
+    return f"{round(value, digits):,.{digits}f}"
+
+
 class Figure(NamedTuple):
     """An embedded PNG (`uri` None: nothing to plot) and its alternative text."""
 

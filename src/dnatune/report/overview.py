@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import platform
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -22,6 +23,7 @@ from dnatune.evaluate.readers import (
     benchmark_times,
     corpus_stats,
     model_info,
+    read_history,
     read_manifest,
     read_pretrain_summary,
     read_trainer_state,
@@ -38,6 +40,8 @@ from dnatune.report.formatting import (
     fmt_int,
     fmt_params,
     fmt_percent,
+    fmt_rate,
+    is_missing,
 )
 
 SOFTWARE = ("torch", "transformers", "datasets", "tokenizers", "peft", "snakemake", "dnatune")
@@ -66,7 +70,10 @@ def overview(inputs, config: Mapping, figures: Figures) -> Overview:
         models=model_rows(inputs.model_dirs, config),
         pretraining=pretraining,
         pretraining_loss=loss,
-        run_times=run_time_rows(inputs.benchmark_dir),
+        run_times=run_time_rows(
+            inputs.benchmark_dir,
+            training_throughput(throughput_records(inputs.histories, inputs.pretrain_dirs)),
+        ),
         provenance=provenance_rows(config),
         config_yaml=yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None),
     )
@@ -173,19 +180,74 @@ def pretraining_row(model_dir: Path, summary: dict) -> list:
     ]
 
 
-def run_time_rows(benchmark_dir) -> list[list] | None:
+def run_time_rows(benchmark_dir, training: Mapping[str, dict] | None = None) -> list[list] | None:
+    """Time and memory per rule; for a training rule also its throughput (training_throughput)."""
     if not benchmark_dir:
         return None
-    return [
-        [
-            r.rule,
-            fmt_int(r.jobs),
-            f"{r.total_s:.1f}",
-            f"{r.max_s:.1f}",
-            DASH if math.isnan(r.max_rss_mb) else f"{r.max_rss_mb:.0f}",
-        ]
-        for r in benchmark_times(benchmark_dir).itertuples()
-    ]
+    rows = []
+    for r in benchmark_times(benchmark_dir).itertuples():
+        speed = (training or {}).get(r.rule, {})
+        rss = max(r.max_rss_mb, speed.get("peak_rss_mb", math.nan))
+        rows.append(
+            [
+                r.rule,
+                fmt_int(r.jobs),
+                f"{r.total_s:.1f}",
+                f"{r.max_s:.1f}",
+                DASH if math.isnan(rss) else f"{rss:.0f}",
+                fmt_rate(speed.get("tokens_per_second")),
+                fmt_rate(speed.get("samples_per_second")),
+                fmt_percent(speed.get("padding_fraction")),
+                fmt_rate(speed.get("peak_gpu_mb")),
+                fmt_percent(speed.get("mfu")),
+            ]
+        )
+    return rows
+
+
+def training_throughput(records: list[dict]) -> dict[str, dict]:
+    """Per training stage (rule): the medians of its jobs' tokens/s, samples/s and MFU, the
+    padding of all their batches together, and the peak memory of the largest job.
+
+    `records` are the runs' throughput records (dnatune.train.throughput); empty ones (a job
+    that only finished a run killed after its last step) are left out.
+    """
+    stages: dict[str, list[dict]] = {}
+    for record in records:
+        if record and record.get("stage"):
+            stages.setdefault(record["stage"], []).append(record)
+    summary = {}
+    for stage, runs in stages.items():
+        positions = sum(r.get("positions") or 0 for r in runs)
+        real = sum(r.get("real_tokens") or 0 for r in runs)
+        summary[stage] = {
+            **{
+                key: _median(r.get(key) for r in runs)
+                for key in ("tokens_per_second", "samples_per_second", "mfu")
+            },
+            "padding_fraction": 1 - real / positions if positions else None,
+            "peak_rss_mb": _maximum(r.get("peak_rss_mb") for r in runs) or math.nan,
+            "peak_gpu_mb": _maximum(r.get("peak_gpu_mb") for r in runs),
+        }
+    return summary
+
+
+def throughput_records(histories, pretrain_dirs) -> list[dict]:
+    """The throughput records of the fine-tuning histories and the pre-training summaries."""
+    records = [read_history(path).get("throughput") for path in histories]
+    summaries = (read_pretrain_summary(path) for path in pretrain_dirs)
+    records += [summary.get("throughput") for summary in summaries if summary]
+    return [record for record in records if isinstance(record, dict)]
+
+
+def _median(values) -> float | None:
+    present = [v for v in values if not is_missing(v)]
+    return statistics.median(present) if present else None
+
+
+def _maximum(values) -> float | None:
+    present = [v for v in values if not is_missing(v)]
+    return max(present) if present else None
 
 
 def config_hash(config: Mapping) -> str:

@@ -15,6 +15,7 @@ from dnatune.tasks.frames import FinetuneInputError
 from dnatune.train.launch import device_flags, per_device_batch
 from dnatune.train.loading import unpadded_batches
 from dnatune.train.trainer_options import training_arguments
+from dnatune.train.training_speed import speed_arguments
 
 if TYPE_CHECKING:
     from dnatune.train.finetune import CellData, FinetuneArguments
@@ -63,6 +64,7 @@ def cell_training_arguments(args, model, data: CellData, checkpoint_dir: str):
         report_to="none",
         disable_tqdm=True,
         **_sampling_arguments(args.group_by_length),
+        **speed_arguments(args.compile, args.fused_optimizer, "finetune"),
         # probe and LoRA leave weights out of the backward pass: let DDP look for them
         **device_flags(world_size, find_unused_parameters=None),
         # classification heads average their loss over the batch; with the default (True)

@@ -79,6 +79,7 @@ from dnatune.train.predictions import (
     save_cell,
     strand_averaged_frame,
 )
+from dnatune.train.throughput import ThroughputCallback, run_precision
 
 # What moved out of this module stays importable from it, for code written against it.
 __all__ = [
@@ -181,7 +182,12 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
     with cell_checkpoints(args) as checkpoint_dir:
         training_args = cell_training_arguments(args, cell_model.model, data, checkpoint_dir)
         last = resumable_checkpoint(args, training_args, checkpoint_dir)
-        trainer = make_trainer(args, cell_model, data, training_args, callbacks)
+        throughput = ThroughputCallback(
+            cell_model.model, run_precision(training_args), stage="finetune"
+        )
+        trainer = make_trainer(
+            args, cell_model, data, training_args, [throughput, *(callbacks or [])]
+        )
         started = time.perf_counter()
         train_result = train_or_finish(trainer, last, args.select)
         train_seconds = time.perf_counter() - started
@@ -204,6 +210,7 @@ def finetune(args: FinetuneArguments, callbacks: list | None = None) -> dict:
             "val_metrics": val_metrics(predictions, task.type),
             **data_record(args, data),
             **model_record(args, cell_model, trainer, both_strands),
+            "throughput": throughput.record,  # empty when this job resumed a finished run
         }
         if trainer.is_world_process_zero():
             save_cell(trainer, cell_model.tokenizer, task, args, history, predictions, output_dir)

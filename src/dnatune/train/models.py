@@ -310,14 +310,7 @@ def load_sequence_classifier(
         problem_type=problem_type,
         trust_remote_code=trust_remote_code,
     )
-    if config.pad_token_id is None:
-        hf = tokenizer.hf
-        if hf.pad_token_id is None:
-            hf.pad_token = hf.eos_token  # decoders without a pad token pad with eos
-        config.pad_token_id = hf.pad_token_id
-    family = family_of(config)
-    if family and family.padding_side:
-        tokenizer.hf.padding_side = family.padding_side  # what its head and masking need
+    family = _fit_tokenizer(config, tokenizer)
     pooling = requested_pooling(config, pooling)
     configure_pooling(config, pooling)
     set_seed(seed)
@@ -349,6 +342,20 @@ def load_sequence_classifier(
         pooling,
     )
     return model, tokenizer
+
+
+def _fit_tokenizer(config, tokenizer):
+    """Give the config the tokenizer's pad id (decoders without one pad with eos) and the
+    tokenizer the padding side its family's head and masking need; return the family."""
+    if config.pad_token_id is None:
+        hf = tokenizer.hf
+        if hf.pad_token_id is None:
+            hf.pad_token = hf.eos_token
+        config.pad_token_id = hf.pad_token_id
+    family = family_of(config)
+    if family and family.padding_side:
+        tokenizer.hf.padding_side = family.padding_side
+    return family
 
 
 def _check_request(model_dir, num_labels: int, problem_type: str, pooling: str | None) -> None:

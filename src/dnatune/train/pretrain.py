@@ -15,9 +15,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import (
     AutoConfig,
@@ -49,7 +47,16 @@ from dnatune.train.masking import (
     language_modeling_collator,
 )
 from dnatune.train.models import max_model_tokens, model_family
+from dnatune.train.packing import PackedBatches, use_packing
+from dnatune.train.pretrain_data import (
+    corpus_windows,
+    load_windows,
+    token_lengths,
+    unigram_entropy,
+)
+from dnatune.train.throughput import ThroughputCallback, run_precision
 from dnatune.train.trainer_options import training_arguments
+from dnatune.train.training_speed import speed_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -98,25 +105,10 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         last = last_complete_checkpoint(args.checkpoint_dir, clean=training_args.process_index == 0)
     train, val = load_windows(args, training_args, max_length, has_val)
     val_entropy = None if val is None else unigram_entropy(val, tokenizer.hf)
-    trainer = make_pretrainer(args, loaded, training_args, (train, val), callbacks)
-    logger.info(
-        "pre-training %s (%s, %s, %.2fM parameters) on %d windows (%d val), max %d tokens, "
-        "%d steps of global batch %d over %d process(es), %s%s",
-        args.model_dir,
-        config.model_type,
-        objective,
-        sum(p.numel() for p in model.parameters()) / 1e6,
-        len(train),
-        0 if val is None else len(val),
-        max_length,
-        args.max_steps,
-        training_args.per_device_train_batch_size
-        * training_args.gradient_accumulation_steps
-        * world_size,
-        world_size,
-        describe_device(training_args, model),
-        f", resuming from step {checkpoint_step(last)}" if last else "",
+    trainer, throughput, packed = make_pretrainer(
+        args, loaded, training_args, (train, val), callbacks
     )
+    _log_start(args, loaded, training_args, (train, val), max_length, last)
     result = trainer.train(resume_from_checkpoint=last)
     metrics = final_eval(trainer) if val is not None else {}
     summary = {
@@ -132,6 +124,8 @@ def main(args: PretrainArguments, callbacks: list | None = None) -> dict:
         "max_length": max_length,
         "world_size": world_size,
         "genomes": args.genomes,
+        "packing": packed,
+        "throughput": throughput.record,
     }
     if trainer.is_world_process_zero():
         write_output(args, trainer, tokenizer, summary)
@@ -181,6 +175,7 @@ def pretrain_training_arguments(
         report_to="none",
         disable_tqdm=True,
         **precision_flags(args.precision),
+        **speed_arguments(args.compile, args.fused_optimizer, "pretrain"),
         **device_flags(world_size),
         # BERT's and ESM's masked-LM heads average their loss over the batch themselves;
         # with the default (True) transformers also scales it by the process count,
@@ -190,23 +185,13 @@ def pretrain_training_arguments(
     return training_arguments(pipeline, args, "pretrain")
 
 
-def load_windows(args: PretrainArguments, training_args, max_length: int, has_val: bool):
-    """(train, val): token windows cut to the model's length; val thinned to eval_windows."""
-    from dnatune.corpus.shards import load_corpus
-
-    with training_args.main_process_first(desc="corpus"):
-        train = fit_to_length(load_corpus(args.corpus_dirs, "train"), max_length)
-        val = fit_to_length(load_corpus(args.corpus_dirs, "val"), max_length) if has_val else None
-    if val is not None and len(val) > args.eval_windows:
-        val = val.shuffle(seed=args.seed).select(range(args.eval_windows))
-    return train, val
-
-
-def make_pretrainer(args, loaded: tuple, training_args, data: tuple, callbacks) -> Trainer:
-    """The Trainer of `loaded` (tokenizer, config, objective, model) on `data` (train, val).
+def make_pretrainer(args, loaded: tuple, training_args, data: tuple, callbacks) -> tuple:
+    """(Trainer, ThroughputCallback, packed) of `loaded` (tokenizer, config, objective, model)
+    on `data` (train, val).
 
     Batches are padded per batch by the objective's collator (never padded for a model that
-    cannot mask padding: unpadded_batches), MLM masks are seeded per window and epoch.
+    cannot mask padding: unpadded_batches), or packed where exact (`pretrain.packing`); MLM
+    masks are seeded per window and epoch.
     """
     tokenizer, config, objective, model = loaded
     train, val = data
@@ -232,6 +217,10 @@ def make_pretrainer(args, loaded: tuple, training_args, data: tuple, callbacks) 
     )
     if objective == "mlm" and family and family.mlm_ignore_label == "pad":
         collator = IgnoreWithPadLabel(collator, tokenizer.hf.pad_token_id)
+    packed = use_packing(args.packing, model)
+    if packed:
+        collator = PackedBatches(collator, objective)
+    throughput = ThroughputCallback(model, run_precision(training_args), stage="pretrain")
     trainer = AliasSafeTrainer(
         model=model,
         args=training_args,
@@ -239,11 +228,35 @@ def make_pretrainer(args, loaded: tuple, training_args, data: tuple, callbacks) 
         eval_dataset=val,
         data_collator=collator,
         processing_class=tokenizer.hf,
-        callbacks=[LogLinesCallback(), *seeded_masks, *(callbacks or [])],
+        callbacks=[LogLinesCallback(), throughput, *seeded_masks, *(callbacks or [])],
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    return trainer
+    return trainer, throughput, packed
+
+
+def _log_start(args, loaded: tuple, training_args, data: tuple, max_length: int, last) -> None:
+    _, config, objective, model = loaded
+    train, val = data
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    logger.info(
+        "pre-training %s (%s, %s, %.2fM parameters) on %d windows (%d val), max %d tokens, "
+        "%d steps of global batch %d over %d process(es), %s%s",
+        args.model_dir,
+        config.model_type,
+        objective,
+        sum(p.numel() for p in model.parameters()) / 1e6,
+        len(train),
+        0 if val is None else len(val),
+        max_length,
+        args.max_steps,
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * world_size,
+        world_size,
+        describe_device(training_args, model),
+        f", resuming from step {checkpoint_step(last)}" if last else "",
+    )
 
 
 def write_output(args: PretrainArguments, trainer, tokenizer, summary: dict) -> None:
@@ -306,7 +319,7 @@ def precision_flags(precision: str) -> dict:
 
 def describe_device(training_args: TrainingArguments, model) -> str:
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32"
+    dtype = run_precision(training_args)
     attention = getattr(model.config, "_attn_implementation", None) or "default"
     return f"{device} {dtype}, {attention} attention"
 
@@ -327,49 +340,6 @@ def run_fingerprint(args: PretrainArguments) -> dict:
 def discard_stale_checkpoints(args: PretrainArguments) -> None:
     """Keep checkpoints only if they come from a run with the same fingerprint."""
     checkpoints.discard_stale_checkpoints(args.checkpoint_dir, run_fingerprint(args), FINGERPRINT)
-
-
-def corpus_windows(corpus_dirs: list[str], split: str) -> int:
-    """Windows in a split of the corpora, from their stats.json."""
-    total = 0
-    for directory in corpus_dirs:
-        path = Path(directory) / "stats.json"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing; build the corpus with its rule first")
-        total += int(json.loads(path.read_text()).get(split, {}).get("windows", 0))
-    return total
-
-
-def fit_to_length(dataset, max_length: int):
-    """Cut windows longer than the model accepts into consecutive chunks of max_length tokens."""
-    import pyarrow.compute as pc
-
-    if len(dataset) == 0:
-        return dataset
-    lengths = pc.list_value_length(dataset.data.column("input_ids"))
-    if pc.max(lengths).as_py() <= max_length:
-        return dataset
-    logger.info("chunking windows longer than %d tokens", max_length)
-
-    def chunk(batch):
-        return {
-            "input_ids": [
-                ids[start : start + max_length]
-                for ids in batch["input_ids"]
-                for start in range(0, len(ids), max_length)
-            ]
-        }
-
-    return dataset.map(chunk, batched=True, remove_columns=dataset.column_names)
-
-
-def token_lengths(dataset) -> set[int]:
-    """The distinct token counts of a corpus dataset's windows."""
-    import pyarrow.compute as pc
-
-    if len(dataset) == 0:
-        return set()
-    return set(pc.unique(pc.list_value_length(dataset.data.column("input_ids"))).to_pylist())
 
 
 class LogLinesCallback(TrainerCallback):
@@ -393,19 +363,3 @@ def final_eval(trainer: Trainer) -> dict:
 def last_logged(log_history: list[dict], key: str) -> float | None:
     values = [entry[key] for entry in log_history if key in entry]
     return values[-1] if values else None
-
-
-def unigram_entropy(dataset, hf_tokenizer) -> float:
-    """Entropy (nats) of the token frequencies in `dataset`, special tokens left out.
-
-    The loss of a model that knows only how often each token occurs (the base
-    composition, for one token per base): the reference a val loss is read against.
-    Guessing uniformly among the vocabulary would flatter any model of a GC-skewed genome.
-    """
-    import pyarrow.compute as pc
-
-    ids = pc.list_flatten(dataset.with_format("arrow")["input_ids"]).to_numpy()
-    counts = np.bincount(ids, minlength=len(hf_tokenizer))
-    counts[sorted(set(hf_tokenizer.all_special_ids))] = 0
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
