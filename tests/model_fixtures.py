@@ -89,3 +89,23 @@ def pretrain_args(tmp: Path, setup: dict, **overrides) -> PretrainArguments:
         checkpoint_dir=str(tmp / "checkpoints"),
         **settings,
     )
+
+
+def tiny_classifier(dropout: float = 0.1):
+    """A one-layer BERT sequence classifier on a 12-token vocabulary, seeded; dropout 0 for
+    tests that compare two runs step by step."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=12,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+    )
+    torch.manual_seed(0)
+    return BertForSequenceClassification(config)

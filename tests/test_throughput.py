@@ -7,27 +7,12 @@ import json
 import pandas as pd
 import pytest
 import torch
-from model_fixtures import pretrain_args, tiny_setup
-from transformers import BertConfig, BertForSequenceClassification
+from model_fixtures import pretrain_args, tiny_classifier, tiny_setup
 
 from dnatune.report import overview as report_overview
 from dnatune.report.formatting import DASH
 from dnatune.train import pretrain
 from dnatune.train.throughput import ThroughputCallback, batch_counts, peak_flops
-
-
-def tiny_classifier() -> BertForSequenceClassification:
-    config = BertConfig(
-        vocab_size=12,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-    )
-    torch.manual_seed(0)
-    return BertForSequenceClassification(config)
-
 
 PADDED = {
     "input_ids": torch.tensor([[2, 5, 6, 7, 0, 0], [2, 5, 6, 7, 8, 9], [2, 5, 0, 0, 0, 0]]),

@@ -5,25 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from datasets import Dataset
-from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+from model_fixtures import tiny_classifier
+from transformers import Trainer, TrainingArguments
 
 from dnatune.train.throughput import ThroughputCallback
 from dnatune.train.training_speed import speed_arguments
-
-
-def tiny_classifier() -> BertForSequenceClassification:
-    config = BertConfig(
-        vocab_size=12,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    torch.manual_seed(0)
-    return BertForSequenceClassification(config)
 
 
 def train_steps(tmp_path, compile: bool, fused: bool, backend: str | None = None):
@@ -36,7 +22,7 @@ def train_steps(tmp_path, compile: bool, fused: bool, backend: str | None = None
             "labels": torch.randint(0, 2, (24,), generator=generator).tolist(),
         }
     )
-    model = tiny_classifier()
+    model = tiny_classifier(dropout=0.0)
     meter = ThroughputCallback(model, "fp32", stage="finetune")
     args = TrainingArguments(
         output_dir=str(tmp_path / f"run-{compile}-{fused}"),
