@@ -37,7 +37,7 @@ def make_task(root):
 
 def test_task_embeddings_are_the_layers_mean_per_sequence_beside_its_id(model_dir, tmp_path):
     task = make_task(tmp_path / "task")
-    n = embed_task(model_dir, task, tmp_path / "e.parquet", layer=1, batch_size=2)
+    n = embed_task(model_dir, task, tmp_path / "e.parquet", layer=1, pooling="mean", batch_size=2)
     table = pd.read_parquet(tmp_path / "e.parquet")
     assert n == 15 and table["id"].tolist()[:2] == ["train-0", "train-1"]
     assert table["split"].tolist() == ["train"] * 5 + ["val"] * 5 + ["test"] * 5
@@ -52,13 +52,15 @@ def test_task_embeddings_are_the_layers_mean_per_sequence_beside_its_id(model_di
 
 def test_token_pooling_keeps_one_vector_per_token_and_a_bad_layer_names_the_key(model_dir):
     model, tokenizer = load_encoder(model_dir)
-    vectors = Embedder(model, tokenizer, layer=-1, pooling="token")(["ACGTACGTAC", "ACGTA"])
+    vectors = Embedder(model, tokenizer, layer=-1, pooling="token", batch_size=64)(
+        ["ACGTACGTAC", "ACGTA"]
+    )
     assert [v.shape for v in vectors] == [
         (len(tokenizer(["ACGTACGTAC"])["input_ids"][0]), 32),
         (len(tokenizer(["ACGTA"])["input_ids"][0]), 32),
     ]
     with pytest.raises(ApplyError, match="apply.embeddings.layer"):
-        Embedder(model, tokenizer, layer=5)
+        Embedder(model, tokenizer, layer=5, pooling="mean", batch_size=64)
 
 
 def test_genome_windows_are_embedded_per_chunk_and_merged(model_dir, tmp_path):
@@ -77,7 +79,16 @@ def test_genome_windows_are_embedded_per_chunk_and_merged(model_dir, tmp_path):
     for i, (lo, hi) in enumerate([(0, 100), (100, 120), (120, 200)]):
         parts.append(tmp_path / f"{i}.parquet")
         chunk = {"chrom": "chr1", "start": lo, "end": hi}
-        embed_genome_chunk(model_dir, genome, tmp_path / "windows.parquet", chunk, parts[-1])
+        embed_genome_chunk(
+            model_dir,
+            genome,
+            tmp_path / "windows.parquet",
+            chunk,
+            parts[-1],
+            layer=-1,
+            pooling="mean",
+            batch_size=64,
+        )
     assert concatenate_parquet(parts, tmp_path / "all.parquet") == 4
     table = pd.read_parquet(tmp_path / "all.parquet")
     assert table["id"].tolist() == [

@@ -47,7 +47,7 @@ def load_encoder(model_dir: str | Path, trust_remote_code: bool = False):
 class Embedder:
     """vectors = embedder(sequences): hidden states of `layer` (python index: -1 is the last)."""
 
-    def __init__(self, model, tokenizer, layer: int = -1, pooling: str = "mean", batch_size=64):
+    def __init__(self, model, tokenizer, layer: int, pooling: str, batch_size: int):
         if pooling not in POOLINGS:
             raise ApplyError(
                 f"key 'apply.embeddings.pooling': '{pooling}' is not one of {POOLINGS}"
@@ -169,10 +169,10 @@ def embed_task(
     task_dir,
     out_path,
     *,
-    layer=-1,
-    pooling="mean",
-    batch_size=64,
-    trust_remote_code=False,
+    layer: int,
+    pooling: str,
+    batch_size: int,
+    trust_remote_code: bool = False,
 ) -> int:
     """Every example of a task (train, val, test) embedded by a base model."""
     embedder = Embedder(*load_encoder(model_dir, trust_remote_code), layer, pooling, batch_size)
@@ -186,10 +186,10 @@ def embed_genome_chunk(
     chunk: dict,
     out_path,
     *,
-    layer=-1,
-    pooling="mean",
-    batch_size=64,
-    trust_remote_code=False,
+    layer: int,
+    pooling: str,
+    batch_size: int,
+    trust_remote_code: bool = False,
 ) -> int:
     """The genome windows starting in one plan chunk, embedded (an empty chunk: no rows)."""
     embedder = Embedder(*load_encoder(model_dir, trust_remote_code), layer, pooling, batch_size)

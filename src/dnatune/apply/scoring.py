@@ -32,7 +32,7 @@ def track_names(record: dict) -> list[str]:
 class ModelScorer:
     """scores = scorer(sequences): a loaded classifier's scores, as finetune writes them."""
 
-    def __init__(self, model, tokenizer, task_type: str, batch_size: int = 64, device=None):
+    def __init__(self, model, tokenizer, task_type: str, batch_size: int, device=None):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
