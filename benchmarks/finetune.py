@@ -139,7 +139,7 @@ def plain_trainer_side(model_dir: Path, task: Path, out: Path, args) -> tuple[di
     )
 
     from dnatune.corpus.tokenizers import DnaTokenizer
-    from dnatune.train.finetune import _precision
+    from dnatune.train.cell_arguments import cell_precision
     from dnatune.train.throughput import ThroughputCallback
 
     tokenizer = DnaTokenizer.from_pretrained(model_dir)  # the same tokens as dnatune's
@@ -151,7 +151,7 @@ def plain_trainer_side(model_dir: Path, task: Path, out: Path, args) -> tuple[di
         )
         for split, frame in frames.items()
     }
-    precision = _precision(args.precision)
+    precision = cell_precision(args.precision)
     meter = ThroughputCallback(model, precision, stage="finetune")
     padding = "max_length" if args.side == "hf_max" else "longest"
     trainer = Trainer(

@@ -32,7 +32,7 @@ def cell_training_arguments(args, model, data: CellData, checkpoint_dir: str):
     eval_every = evaluation_interval(
         args.eval_steps, total_steps(args, len(data.datasets["train"]))
     )
-    precision = _precision(args.precision)
+    precision = cell_precision(args.precision)
     batch_size = per_device_batch(args.batch_size, world_size)  # global batch kept under DDP
     lengths = {s: {len(ids) for ids in enc.input_ids} for s, enc in data.encoded.items()}
     pipeline = dict(
@@ -99,7 +99,7 @@ def evaluation_interval(eval_steps: int | str, total_steps: int) -> int:
     return min(eval_steps, total_steps)
 
 
-def _precision(precision: str) -> str:
+def cell_precision(precision: str) -> str:
     if precision != "auto":
         return precision
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
