@@ -20,6 +20,25 @@ SLURM = ROOT / "profiles" / "slurm" / "config.yaml"
 LOCAL = ROOT / "profiles" / "local" / "config.yaml"
 CI = ROOT / "tests" / "profiles" / "slurm-ci" / "config.yaml"
 GPU_RULES = {"pretrain", "finetune"}
+# the apply stage's scoring rules ask for GPUs too; the demo's dry run plans only the
+# apply rules before its checkpoints (the rest run once track_plan / variant_alleles did)
+APPLY_GPU_RULES = {
+    "track_chunk",
+    "score_variants_zero_shot",
+    "score_variants_supervised",
+    "embed_task",
+    "embed_chunk",
+}
+APPLY_RULES = APPLY_GPU_RULES | {
+    "track_plan",
+    "track_merge",
+    "track_validation",
+    "embed_genome",
+    "planted_variants",
+    "variant_alleles",
+    "merge_variant_scores",
+    "variant_auroc",
+}
 LOCAL_RULES = {"fetch_model", "download_genome", "download_annotation"}
 # what a workflow step needs, which belongs to the workflow (rules, profiles/default)
 STEP_KEYS = {"set-resources", "set-threads", "set-resource-scopes"}
@@ -31,9 +50,13 @@ def load(path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def workflow_rules() -> set[str]:
-    """Rule names, read from the rule files (snakefmt keeps `rule name:` at line start)."""
+    """Rule and checkpoint names, read from the rule files (snakefmt keeps them at line start)."""
     files = [ROOT / "Snakefile", *(ROOT / "workflow" / "rules").glob("*.smk")]
-    rules = {name for f in files for name in re.findall(r"^rule (\w+):", f.read_text(), re.M)}
+    rules = {
+        name
+        for f in files
+        for name in re.findall(r"^(?:rule|checkpoint) (\w+):", f.read_text(), re.M)
+    }
     assert {"all", "pretrain", "finetune", "report"} <= rules
     return rules
 
@@ -121,7 +144,7 @@ def dry_run_jobs(tmp_path: Path, *profile_args: str) -> list[tuple[str, dict[str
     assert "workflow specific profile profiles/default" in proc.stderr, proc.stderr[-2000:]
     jobs: list[tuple[str, dict[str, str]]] = []
     for line in proc.stdout.splitlines():  # group jobs list their rules indented
-        if rule := re.fullmatch(r"\s*(?:local)?rule (\w+):", line):
+        if rule := re.fullmatch(r"\s*(?:local)?(?:rule|checkpoint) (\w+):", line):
             jobs.append((rule.group(1), {}))
         elif (found := re.fullmatch(r"\s*resources: (.*)", line)) and jobs:
             jobs[-1][1].update(item.split("=", 1) for item in found.group(1).split(", "))
@@ -147,11 +170,14 @@ def test_jobs_get_the_workflow_resources_by_themselves(tmp_path, profile_args, p
     sized = load(DEFAULT)["set-resources"]
     seen = set()
     for rule, resources in dry_run_jobs(tmp_path, *profile_args):
-        assert (resources.get("gpu", "0") == "1") == (rule in GPU_RULES), f"{rule}: {resources}"
+        gpu_rule = rule in GPU_RULES | APPLY_GPU_RULES
+        assert (resources.get("gpu", "0") == "1") == gpu_rule, f"{rule}: {resources}"
         if rule in sized:
             mem_mb = int(sized[rule]["mem_mb"].split()[0])  # "N * attempt", attempt 1
             assert int(resources["mem_mb"]) == mem_mb, f"{rule}: {resources}"
             assert int(resources["runtime"]) == minutes(sized[rule]["runtime"]), rule
             assert resources.get("slurm_partition") == partition, f"{rule}: {resources}"
         seen.add(rule)
-    assert seen >= GPU_RULES | set(sized), "the demo DAG runs every sized rule"
+    planned = GPU_RULES | (set(sized) - APPLY_RULES)
+    assert seen >= planned, "the demo DAG runs every sized rule"
+    assert set(sized) >= APPLY_RULES, "every apply rule is sized"
