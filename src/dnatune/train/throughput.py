@@ -80,7 +80,10 @@ def batch_counts(inputs: dict) -> tuple[int, int, int]:
 
 def model_flops_per_token(model) -> float:
     """6 * N, N the parameters outside the input embedding (see the module's docstring)."""
-    embedding = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    try:
+        embedding = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):  # remote code that does not name it
+        embedding = None
     skipped = {id(p) for p in embedding.parameters()} if embedding is not None else set()
     return 6.0 * sum(p.numel() for p in model.parameters() if id(p) not in skipped)
 
